@@ -1,0 +1,65 @@
+"""The parser seam: bytes of one input -> ParsedDocument(s), and the outcomes that are not documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ingest.document import ParsedDocument
+
+
+class SkipFile(Exception):
+    """The input is deliberately not ingested (reason: unsupported_type, too_large, no_text_layer, empty...)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class ParseFailure(Exception):
+    """The input could not be parsed (code: corrupt_file, parse_timeout, archive_limit, ...)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    max_file_bytes: int = 25 * 1024 * 1024
+    archive_max_members: int = 2000
+    archive_max_bytes: int = 512 * 1024 * 1024
+    archive_max_depth: int = 2
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """A member of a container (archive entry, attachment) that did not become a document."""
+
+    source: str
+    status: str  # "skipped" | "failed"
+    code: str  # skip reason or failure code
+    message: str
+
+
+@dataclass
+class ParseContext:
+    """What a parser may use besides the bytes: limits, nesting depth, and a way to parse children.
+
+    Containers (zip, e-mail) call `parse_child(data, source)` for each member/attachment; it
+    returns the child's documents, or raises SkipFile/ParseFailure which the container turns
+    into a warning or a separate outcome.
+    """
+
+    limits: ParseLimits
+    depth: int = 0
+    parse_child: Callable[[bytes, str, "ParseContext"], list[ParsedDocument]] | None = None
+    outcomes: list[ChildOutcome] = field(default_factory=list)
+
+
+class Parser(Protocol):
+    """Turns one input's bytes into documents. `source` is the document's SPEC.md source string."""
+
+    extensions: tuple[str, ...]
+
+    def parse(self, data: bytes, source: str, ctx: ParseContext) -> list[ParsedDocument]: ...

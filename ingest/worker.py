@@ -1,0 +1,119 @@
+"""Runs in parser worker processes: bytes -> parsed documents -> chunks, nothing shared with the parent."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ingest.chunking import ChunkerConfig, StructuredChunker
+from ingest.parsers.base import ChildOutcome, ParseLimits
+from ragkit.types import Chunk
+
+
+@dataclass(frozen=True)
+class ParsedUnit:
+    """One document ready to embed."""
+
+    source: str
+    doc_id: str
+    doc_type: str
+    title: str | None
+    file_hash: str | None
+    content_hash: str
+    chars: int
+    chunks: list[Chunk]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class WorkResult:
+    container: str
+    units: list[ParsedUnit] = field(default_factory=list)
+    outcomes: list[ChildOutcome] = field(default_factory=list)
+    skip: tuple[str, str] | None = None  # (reason, message) for the whole file
+    failure: tuple[str, str] | None = None  # (code, message) for the whole file
+
+
+def doc_id_for(collection: str, source: str) -> str:
+    """Stable document id from the collection and the source."""
+    return hashlib.sha256(f"{collection}\x00{source}".encode()).hexdigest()[:20]
+
+
+def content_hash_for(text: str, settings_fp: str) -> str:
+    return hashlib.sha256(f"{settings_fp}\x00{text}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _token_counter(tokenizer_path: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
+    tok.model_max_length = 1 << 30  # we count, we do not truncate: silence length warnings
+
+    @lru_cache(maxsize=65536)
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False))
+
+    return count
+
+
+def init_worker() -> None:
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+
+def parse_and_chunk(
+    data: bytes,
+    container: str,
+    root: str,
+    collection: str,
+    limits: ParseLimits,
+    chunker: ChunkerConfig,
+    tokenizer_path: str,
+    settings_fp: str,
+) -> WorkResult:
+    """Parse one input (a file, an upload) and chunk every document it yields."""
+    from ingest.parsers import parse_bytes
+    from ingest.parsers.base import ParseFailure, SkipFile
+
+    result = WorkResult(container=container)
+    try:
+        parsed = parse_bytes(data, container, limits)
+    except SkipFile as e:
+        result.skip = (e.reason, str(e))
+        return result
+    except ParseFailure as e:
+        result.failure = (e.code, str(e))
+        return result
+    except Exception as e:  # a parser bug must not stop the batch; name the input
+        result.failure = ("parse_error", f"{container}: {type(e).__name__}: {e}")
+        return result
+    result.outcomes = list(parsed.outcomes)
+    splitter = StructuredChunker(chunker, _token_counter(tokenizer_path))
+    for doc in parsed.documents:
+        doc_id = doc_id_for(collection, doc.source)
+        text = doc.text
+        base = {"source": doc.source, "root": root}
+        base.update({k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))})
+        chunks = splitter.chunk(doc, doc_id, base)
+        if not chunks:
+            result.outcomes.append(ChildOutcome(doc.source, "skipped", "empty", f"{doc.source}: no text to index"))
+            continue
+        result.units.append(
+            ParsedUnit(
+                source=doc.source,
+                doc_id=doc_id,
+                doc_type=doc.doc_type,
+                title=doc.title,
+                file_hash=doc.file_hash,
+                content_hash=content_hash_for(text, settings_fp),
+                chars=len(text.encode("utf-8")),
+                chunks=chunks,
+                warnings=tuple(doc.warnings),
+            )
+        )
+    return result

@@ -1,0 +1,105 @@
+"""The lexical index: stemmed BM25 (bm25s) over a collection's chunks, persisted in the home."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    chunk_id: str
+    score: float
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, English-stopworded, Snowball-stemmed word tokens."""
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+class BM25Index:
+    """An immutable BM25 index of (chunk_id, text) pairs; rebuilt, never edited in place."""
+
+    def __init__(self, retriever, chunk_ids: list[str], revision: int):
+        self._retriever = retriever
+        self.chunk_ids = chunk_ids
+        self.revision = revision
+        self._position = {cid: i for i, cid in enumerate(chunk_ids)}
+
+    @classmethod
+    def build(cls, chunk_ids: list[str], texts: list[str], revision: int) -> "BM25Index":
+        import bm25s
+
+        retriever = None
+        if chunk_ids:
+            retriever = bm25s.BM25()
+            retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, list(chunk_ids), revision)
+
+    def save(self, folder: Path) -> None:
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._retriever is not None:
+            self._retriever.save(str(tmp), show_progress=False)
+        (tmp / "ragkit.json").write_text(json.dumps({"revision": self.revision, "chunk_ids": self.chunk_ids}))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> "BM25Index | None":
+        """The saved index, or None when there is none or it is unreadable (it is then rebuilt)."""
+        import bm25s
+
+        meta = folder / "ragkit.json"
+        if not meta.exists():
+            return None
+        try:
+            info = json.loads(meta.read_text())
+            retriever = bm25s.BM25.load(str(folder), show_progress=False) if info["chunk_ids"] else None
+            return cls(retriever, info["chunk_ids"], int(info["revision"]))
+        except Exception as e:  # a damaged cache is rebuilt from the manifest
+            log.warning("BM25 index at %s is unreadable (%s); it will be rebuilt", folder, e)
+            return None
+
+    def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[LexicalHit]:
+        if self._retriever is None or k <= 0:
+            return []
+        tokens = tokenize([query])
+        vocab = self._retriever.vocab_dict
+        known = [[t for t in tokens[0] if t in vocab]]
+        if not known[0]:
+            return []
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self.chunk_ids), dtype=np.float32)
+            for cid in allowed:
+                pos = self._position.get(cid)
+                if pos is not None:
+                    mask[pos] = 1.0
+            if not mask.any():
+                return []
+        k = min(k, len(self.chunk_ids))
+        docs, scores = self._retriever.retrieve(known, k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        hits = []
+        for pos, score in zip(docs[0], scores[0]):
+            if score <= 0:
+                continue
+            hits.append(LexicalHit(self.chunk_ids[int(pos)], float(score)))
+        return hits

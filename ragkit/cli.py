@@ -1,0 +1,66 @@
+"""The `ragkit` command: the composition root that mounts every command."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run
+
+
+def query(
+    text: Annotated[str, typer.Argument(help="What to look for.")],
+    collection: CollectionOpt = "default",
+    k: Annotated[int, typer.Option("-k", min=1, help="How many chunks.")] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")] = "hybrid",
+    where: Annotated[Optional[str], typer.Option("--where", help='Metadata filter as JSON, e.g. {"doc_type": "pdf"}.')] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieve the chunks that best match TEXT."""
+
+    def action():
+        with open_kb_from_cli(home) as kb:
+            return kb.collection(collection).query(text, k=k, mode=mode, where=where)
+
+    def render(result):
+        from rich.console import Console
+
+        console = Console()
+        if not result.hits:
+            console.print("no hits")
+        for hit in result.hits:
+            where_in = hit.metadata.get("heading") or (f"page {hit.metadata['page']}" if "page" in hit.metadata else "")
+            console.print(f"[bold]{hit.rank}.[/] {hit.source} [dim]{where_in} score {hit.score:.3f}[/]", highlight=False)
+            console.print("   " + hit.text[:300].replace("\n", " "), highlight=False, markup=False)
+
+    run(as_json, action, render)
+
+
+def build_app() -> typer.Typer:
+    from ingest.bench import register as register_bench
+    from ingest.cli import register as register_ingest
+
+    app = typer.Typer(
+        name="ragkit",
+        help="Put private documents within an LLM's reach, and measure which way works best.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    register_ingest(app)
+    app.command("query")(query)
+    register_bench(app)
+    return app
+
+
+def main() -> None:
+    from ragkit.runtime import apply_defaults
+
+    apply_defaults()
+    build_app()()
+
+
+if __name__ == "__main__":
+    main()

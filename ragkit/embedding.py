@@ -1,0 +1,134 @@
+"""Embedders: text -> vectors. The default is the bundled MiniLM through sentence-transformers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ragkit.errors import ConfigError, ModelError
+from ragkit.models import BUNDLED_EMBEDDER_ID, bundled_embedder_path
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """One contract for every embedding backend; vectors are L2-normalised float32."""
+
+    embedder_id: str
+    dimension: int
+    max_tokens: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def _folder_fingerprint(path: Path) -> str:
+    """A short id for a model folder's weights, so a changed model re-embeds everything."""
+    h = hashlib.sha256()
+    for name in ("config.json", "modules.json", "model.safetensors", "pytorch_model.bin"):
+        f = path / name
+        if f.exists():
+            stat = f.stat()
+            h.update(f"{name}:{stat.st_size}".encode())
+    return h.hexdigest()[:12]
+
+
+def resolve_embedder_path(model_path: Path | None) -> tuple[Path, str]:
+    """The model folder to load and its stable id (the bundled one, or a local folder)."""
+    if model_path is None:
+        return bundled_embedder_path(), BUNDLED_EMBEDDER_ID
+    path = Path(model_path)
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise ConfigError(
+            f"embed_model {path} is not a sentence-transformers model folder (no config.json or modules.json)"
+        )
+    return path, f"{path.name}@{_folder_fingerprint(path)}"
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU; loaded lazily, once, on first use."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 64):
+        self.path, self.embedder_id = resolve_embedder_path(model_path)
+        self.batch_size = batch_size
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self):
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        except Exception as e:  # any loading failure is a model error naming the folder
+            raise ModelError(f"could not load embedding model from {self.path}: {e}") from e
+        log.info("loaded embedding model %s", self.path)
+        return model
+
+    @property
+    def tokenizer(self):
+        """The model's fast tokenizer, loaded without the weights (cheap; used by the chunker)."""
+        if self._tokenizer is None:
+            if self._model is not None:
+                self._tokenizer = self._model.tokenizer
+            else:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        return self._tokenizer
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """Content tokens that reach the model: its window less [CLS] and [SEP]."""
+        return max_seq_length(self.path) - 2
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def max_seq_length(path: Path) -> int:
+    """The sequence limit sentence-transformers applies (sentence_bert_config.json), else 512."""
+    import json
+
+    cfg = Path(path) / "sentence_bert_config.json"
+    if cfg.exists():
+        try:
+            return int(json.loads(cfg.read_text())["max_seq_length"])
+        except (KeyError, ValueError):
+            pass
+    return 512

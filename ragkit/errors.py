@@ -1,0 +1,73 @@
+"""The error hierarchy: every error has a stable `code` and the HTTP status it maps to."""
+
+from __future__ import annotations
+
+
+class RagkitError(Exception):
+    """Base class; `code` is stable and machine-readable, the message is for people."""
+
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class UsageError(RagkitError):
+    """A bad argument, setting or combination of them."""
+
+    code = "invalid_argument"
+    http_status = 400
+
+
+class ConfigError(UsageError):
+    code = "invalid_setting"
+
+
+class NotFound(RagkitError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(RagkitError):
+    code = "conflict"
+    http_status = 409
+
+
+class HomeLocked(RagkitError):
+    """Another process holds the embedded index of this home."""
+
+    code = "home_locked"
+    http_status = 409
+
+
+class BackendError(RagkitError):
+    """A component we depend on (index, model, server) failed."""
+
+    code = "backend_error"
+    http_status = 502
+
+
+class ModelError(BackendError):
+    code = "model_error"
+    http_status = 500
+
+
+class InputError(RagkitError):
+    """One input file or record is bad; carries the input's name."""
+
+    code = "invalid_input"
+    http_status = 422
+
+    def __init__(self, message: str, *, code: str | None = None, source: str | None = None):
+        super().__init__(message, code=code)
+        self.source = source

@@ -1,0 +1,119 @@
+"""A knowledge base: one home, its manifest, its embedder and its index backend, opened lazily."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from ragkit.errors import NotFound
+from ragkit.home import HomeLayout, HomeLock, check_collection_name
+from ragkit.manifest import Manifest
+from ragkit.settings import Settings, load_settings
+from ragkit.store import CollectionStore
+
+if TYPE_CHECKING:
+    from ragkit.api import Collection
+    from ragkit.embedding import SentenceTransformerEmbedder
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBase:
+    """Owns the heavy, shared parts; nothing is loaded until first used."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.layout = HomeLayout(settings.home)
+        self.layout.ensure()
+        self.manifest = Manifest(self.layout.manifest)
+        self._lock = HomeLock(self.layout.lock_file)
+        self._client = None
+        self._embedder: SentenceTransformerEmbedder | None = None
+        self._stores: dict[str, CollectionStore] = {}
+        self._guard = threading.RLock()
+
+    # -- shared parts ------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> "SentenceTransformerEmbedder":
+        if self._embedder is None:
+            from ragkit.embedding import SentenceTransformerEmbedder
+
+            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size)
+        return self._embedder
+
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.chroma_url
+
+    def _chroma(self):
+        with self._guard:
+            if self._client is None:
+                from ragkit.index import chroma_client
+
+                if self.embedded:
+                    self._lock.acquire("embedded Chroma")
+                self._client = chroma_client(path=self.layout.chroma, url=self.settings.chroma_url)
+            return self._client
+
+    def lock_for_writing(self) -> None:
+        """In embedded mode, take the home's lock now, before any work is done (fails fast)."""
+        if self.embedded:
+            self._lock.acquire("embedded Chroma")
+
+    def store(self, name: str, *, create: bool = False) -> CollectionStore:
+        """The storage of a collection; NotFound unless it exists or `create` is set."""
+        check_collection_name(name)
+        with self._guard:
+            if name in self._stores:
+                return self._stores[name]
+            if not self.manifest.has_collection(name):
+                if not create:
+                    raise NotFound(f"collection {name!r} does not exist in {self.settings.home}", code="collection_not_found")
+                self.manifest.ensure_collection(name)
+            from ragkit.index import ChromaIndex
+
+            store = CollectionStore(name, self.manifest, lambda: ChromaIndex(self._chroma(), name), self.layout)
+            store.recover()
+            self._stores[name] = store
+            return store
+
+    def collection(self, name: str = "default") -> "Collection":
+        from ragkit.api import Collection
+
+        return Collection(self, check_collection_name(name))
+
+    def collections(self) -> list[str]:
+        return self.manifest.collections()
+
+    def drop_collection(self, name: str) -> None:
+        store = self.store(name)
+        store.vectors.drop()
+        self.manifest.drop_collection(name)
+        import shutil
+
+        shutil.rmtree(self.layout.bm25(name), ignore_errors=True)
+        self._stores.pop(name, None)
+
+    def close(self) -> None:
+        self.manifest.close()
+        self._lock.release()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_kb(home=None, settings: Settings | None = None, **overrides) -> KnowledgeBase:
+    """Open the knowledge base in `home` (default: RAGKIT_HOME or ~/.local/share/ragkit)."""
+    from ragkit.runtime import apply_defaults
+
+    apply_defaults()
+    if settings is None:
+        settings = load_settings(home=home, **overrides)
+    elif home is not None:
+        settings = settings.model_copy(update={"home": home})
+    return KnowledgeBase(settings)

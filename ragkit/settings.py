@@ -1,0 +1,98 @@
+"""Settings: one pydantic-settings class (RAGKIT_ environment, optional TOML file), built by load_settings()."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ragkit.errors import ConfigError
+
+DEFAULT_HOME = Path("~/.local/share/ragkit")
+DEFAULT_CACHE = Path("~/.cache/ragkit")
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob ragkit reads; flags override the environment, which overrides the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGKIT_", extra="ignore", frozen=True)
+
+    home: Path = DEFAULT_HOME
+    cache_dir: Path = DEFAULT_CACHE
+    chroma_url: str | None = None
+    embed_model: Path | None = None
+    generator: Literal["local", "openai", "llamacpp"] = "local"
+    llm_path: Path | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = None
+    allow_remote: bool = False
+    max_file_bytes: int = Field(default=25 * MIB, gt=0)
+
+    # ingestion
+    chunk_tokens: int = Field(default=200, ge=32, description="chunk budget in embedding-model tokens")
+    chunk_overlap: int = Field(default=24, ge=0)
+    embed_batch_size: int = Field(default=64, ge=1)
+    parse_timeout_s: float = Field(default=120.0, gt=0)
+    workers: int = Field(default=2, ge=1)
+    archive_max_members: int = Field(default=2000, ge=1)
+    archive_max_bytes: int = Field(default=512 * MIB, gt=0)
+    archive_max_depth: int = Field(default=2, ge=0)
+
+    # retrieval
+    top_k: int = Field(default=10, ge=1)
+    hybrid_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="weight of dense scores in hybrid fusion")
+    fusion_depth: int = Field(default=100, ge=1)
+
+    @field_validator("home", "cache_dir", "embed_model", "llm_path", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else Path(os.path.expanduser(str(value)))
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens ({self.chunk_tokens})"
+            )
+        if self.generator == "openai" and not self.openai_base_url:
+            raise ValueError("generator 'openai' needs openai_base_url (RAGKIT_OPENAI_BASE_URL)")
+        return self
+
+    @property
+    def resolved_openai_api_key(self) -> str | None:
+        return self.openai_api_key or os.environ.get("OPENAI_API_KEY")
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from (lowest first) a TOML file, the environment, then explicit overrides.
+
+    The TOML file is `config_file` or the one named by RAGKIT_CONFIG; its keys are the field
+    names without the prefix (`home = "/data/ragkit"`). None-valued overrides are ignored so
+    callers can pass optional flags straight through.
+    """
+    path = config_file or os.environ.get("RAGKIT_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                file_values = tomllib.load(fh)
+        except FileNotFoundError as e:
+            raise ConfigError(f"config file {path} does not exist") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+        file_values = file_values.get("ragkit", file_values)
+    env_keys = {k[len("RAGKIT_"):].lower() for k in os.environ if k.startswith("RAGKIT_")}
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise ConfigError(f"invalid setting {field}: {first.get('msg')}") from e

@@ -1,0 +1,119 @@
+"""A collection's storage: the manifest rows, the vector index and the BM25 index, kept in step."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from ragkit.bm25 import BM25Index
+from ragkit.home import HomeLayout
+from ragkit.manifest import Manifest
+from ragkit.types import Chunk
+
+if TYPE_CHECKING:
+    from ragkit.index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+class CollectionStore:
+    """Writes go vector index first, manifest second; the BM25 index is derived from the manifest."""
+
+    def __init__(self, name: str, manifest: Manifest, vectors: "Callable[[], VectorIndex]", layout: HomeLayout):
+        self.name = name
+        self.manifest = manifest
+        self._vectors_factory = vectors
+        self._vectors: "VectorIndex | None" = None
+        self.layout = layout
+        self._bm25: BM25Index | None = None
+        self._bm25_lock = threading.Lock()
+
+    @property
+    def vectors(self) -> "VectorIndex":
+        """The vector index, opened on first use (a no-op sync never opens it)."""
+        if self._vectors is None:
+            self._vectors = self._vectors_factory()
+        return self._vectors
+
+    @property
+    def revision(self) -> int:
+        return self.manifest.revision(self.name)
+
+    def recover(self) -> int:
+        """Undo what a killed run left half-done; returns the number of orphan vectors removed.
+
+        Every write first records the chunk ids it may touch. Whatever of those the manifest
+        did not end up holding is an orphan in the vector index and is deleted.
+        """
+        intents = self.manifest.pending_intents(self.name)
+        if not intents:
+            return 0
+        orphans: list[str] = []
+        for doc_id, touched in intents.items():
+            committed = set(self.manifest.chunk_ids(doc_id))
+            orphans.extend(cid for cid in touched if cid not in committed)
+        if orphans:
+            self.vectors.delete(orphans)
+        self.manifest.clear_pending(self.name, intents)
+        log.info("recovered %s: removed %d orphan vectors from an interrupted run", self.name, len(orphans))
+        return len(orphans)
+
+    def write_documents(self, rows, chunks: dict[str, list[Chunk]], vectors: dict[str, np.ndarray]) -> int:
+        """Index documents, replacing all their previous chunks; returns the number of chunks removed.
+
+        Order matters for crash safety: intent, new vectors, manifest commit, stale vectors, done.
+        """
+        doc_ids = [row.doc_id for row in rows]
+        old = {d: self.manifest.chunk_ids(d) for d in doc_ids}
+        new = {d: [c.chunk_id for c in chunks.get(d, [])] for d in doc_ids}
+        self.manifest.record_pending(self.name, {d: sorted(set(old[d]) | set(new[d])) for d in doc_ids})
+        flat = [c for d in doc_ids for c in chunks.get(d, [])]
+        if flat:
+            matrix = np.concatenate([vectors[d] for d in doc_ids if chunks.get(d)])
+            self.vectors.upsert([c.chunk_id for c in flat], matrix, [c.metadata for c in flat])
+        self.manifest.commit_documents(self.name, list(rows), chunks)
+        stale = [cid for d in doc_ids for cid in old[d] if cid not in set(new[d])]
+        if stale:
+            self.vectors.delete(stale)
+        self.manifest.clear_pending(self.name, doc_ids)
+        return len(stale)
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+        """Remove documents and every one of their chunks from both indexes; returns chunks deleted."""
+        doc_ids = list(doc_ids)
+        old = {d: self.manifest.chunk_ids(d) for d in doc_ids}
+        self.manifest.record_pending(self.name, old)
+        self.manifest.delete_documents(self.name, doc_ids)
+        ids = [cid for d in doc_ids for cid in old[d]]
+        if ids:
+            self.vectors.delete(ids)
+        self.manifest.clear_pending(self.name, doc_ids)
+        return len(ids)
+
+    def bm25(self) -> BM25Index:
+        """The BM25 index at the manifest's current revision (loaded, or rebuilt when stale)."""
+        revision = self.revision
+        with self._bm25_lock:
+            if self._bm25 is not None and self._bm25.revision == revision:
+                return self._bm25
+            folder = self.layout.bm25(self.name)
+            index = BM25Index.load(folder)
+            if index is None or index.revision != revision:
+                index = self.rebuild_bm25(revision)
+            self._bm25 = index
+            return index
+
+    def rebuild_bm25(self, revision: int | None = None) -> BM25Index:
+        revision = self.revision if revision is None else revision
+        ids, texts = [], []
+        for chunk in self.manifest.all_chunks(self.name):
+            ids.append(chunk.chunk_id)
+            texts.append(chunk.embed_text)
+        index = BM25Index.build(ids, texts, revision)
+        index.save(self.layout.bm25(self.name))
+        log.info("BM25 index of %s rebuilt: %d chunks, revision %d", self.name, len(ids), revision)
+        self._bm25 = index
+        return index
