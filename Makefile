@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export UNSTRUCTURED_DISABLE_NOTICE := 1
 
-.PHONY: setup demo test test-all bench-ingest clean
+.PHONY: setup demo test test-slow test-all clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -m "not slow"
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
 
 test-all: setup
 	$(PY) -m pytest -q

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -206,39 +205,38 @@ class SyncPipeline:
     def _parse_and_index(self, jobs, store, by_container, by_source, tally: _Tally) -> None:
         from concurrent.futures import TimeoutError as FutureTimeout
 
-        from pebble import ProcessExpired, ProcessPool
+        from pebble import ProcessExpired
 
         writer = _GroupWriter(self, store, tally)
-        ctx = multiprocessing.get_context("spawn")
         done = 0
-        with ProcessPool(max_workers=min(self.workers, len(jobs)), context=ctx, initializer=init_worker) as pool:
-            pending: list[tuple[Input, str, object]] = []
-            inflight_bytes = 0
-            queue = list(jobs)
-            queue.reverse()
-            while queue or pending:
-                while queue and (not pending or (len(pending) < 4096 and inflight_bytes < MAX_INFLIGHT_BYTES)):
-                    inp, data, digest = queue.pop()
-                    fut = pool.schedule(
-                        parse_and_chunk,
-                        args=(data, inp.source, inp.root, self.collection, self.limits, self.chunker, self.tokenizer_path, self.settings_fp),
-                        timeout=self.settings.parse_timeout_s,
-                    )
-                    pending.append((inp, digest, fut, len(data)))
-                    inflight_bytes += len(data)
-                inp, digest, fut, nbytes = pending.pop(0)
-                inflight_bytes -= nbytes
-                try:
-                    result: WorkResult = fut.result()
-                except FutureTimeout:
-                    result = WorkResult(container=inp.source, failure=("parse_timeout", f"{inp.source}: parsing took longer than {self.settings.parse_timeout_s:g} s and was stopped"))
-                except ProcessExpired as e:
-                    result = WorkResult(container=inp.source, failure=("parser_crashed", f"{inp.source}: the parser process died ({e})"))
-                except Exception as e:
-                    result = WorkResult(container=inp.source, failure=("parse_error", f"{inp.source}: {type(e).__name__}: {e}"))
-                self._apply(inp, digest, result, by_container, by_source, writer, tally)
-                done += 1
-                self.progress("parse", done, len(jobs))
+        pool = self.kb.worker_pool(self.workers, initializer=init_worker)
+        pending: deque = deque()
+        inflight_bytes = 0
+        queue = list(jobs)
+        queue.reverse()
+        while queue or pending:
+            while queue and (not pending or (len(pending) < 4096 and inflight_bytes < MAX_INFLIGHT_BYTES)):
+                inp, data, digest = queue.pop()
+                fut = pool.schedule(
+                    parse_and_chunk,
+                    args=(data, inp.source, inp.root, self.collection, self.limits, self.chunker, self.tokenizer_path, self.settings_fp),
+                    timeout=self.settings.parse_timeout_s,
+                )
+                pending.append((inp, digest, fut, len(data)))
+                inflight_bytes += len(data)
+            inp, digest, fut, nbytes = pending.popleft()
+            inflight_bytes -= nbytes
+            try:
+                result: WorkResult = fut.result()
+            except FutureTimeout:
+                result = WorkResult(container=inp.source, failure=("parse_timeout", f"{inp.source}: parsing took longer than {self.settings.parse_timeout_s:g} s and was stopped"))
+            except ProcessExpired as e:
+                result = WorkResult(container=inp.source, failure=("parser_crashed", f"{inp.source}: the parser process died ({e})"))
+            except Exception as e:
+                result = WorkResult(container=inp.source, failure=("parse_error", f"{inp.source}: {type(e).__name__}: {e}"))
+            self._apply(inp, digest, result, by_container, by_source, writer, tally)
+            done += 1
+            self.progress("parse", done, len(jobs))
         writer.flush()
 
     def _apply(self, inp: Input, digest: str, result: WorkResult, by_container, by_source, writer: "_GroupWriter", tally: _Tally) -> None:

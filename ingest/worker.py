@@ -47,16 +47,29 @@ def content_hash_for(text: str, settings_fp: str) -> str:
 
 @lru_cache(maxsize=4)
 def _token_counter(tokenizer_path: str):
-    from transformers import AutoTokenizer
+    """Counts the embedding model's tokens; `tokenizers` alone when the folder has tokenizer.json."""
+    from pathlib import Path
 
-    tok = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
-    tok.model_max_length = 1 << 30  # we count, we do not truncate: silence length warnings
+    fast = Path(tokenizer_path) / "tokenizer.json"
+    if fast.exists():
+        from tokenizers import Tokenizer
 
-    @lru_cache(maxsize=65536)
-    def count(text: str) -> int:
-        return len(tok.encode(text, add_special_tokens=False))
+        tok = Tokenizer.from_file(str(fast))
+        tok.no_truncation()
 
-    return count
+        def encode(text: str) -> int:
+            return len(tok.encode(text, add_special_tokens=False).ids)
+
+    else:
+        from transformers import AutoTokenizer
+
+        auto = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
+        auto.model_max_length = 1 << 30  # we count, we do not truncate
+
+        def encode(text: str) -> int:
+            return len(auto.encode(text, add_special_tokens=False))
+
+    return lru_cache(maxsize=65536)(encode)
 
 
 def init_worker() -> None:

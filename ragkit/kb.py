@@ -31,6 +31,8 @@ class KnowledgeBase:
         self._client = None
         self._embedder: SentenceTransformerEmbedder | None = None
         self._stores: dict[str, CollectionStore] = {}
+        self._pool = None
+        self._pool_workers = 0
         self._guard = threading.RLock()
 
     # -- shared parts ------------------------------------------------------------------------
@@ -96,7 +98,25 @@ class KnowledgeBase:
         shutil.rmtree(self.layout.bm25(name), ignore_errors=True)
         self._stores.pop(name, None)
 
+    def worker_pool(self, workers: int, initializer=None):
+        """A pool of parser processes (pebble, spawn), kept for the life of this object."""
+        with self._guard:
+            if self._pool is None or self._pool_workers != workers or not self._pool.active:
+                if self._pool is not None:
+                    self._pool.close()
+                import multiprocessing
+
+                from pebble import ProcessPool
+
+                self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context("spawn"), initializer=initializer)
+                self._pool_workers = workers
+            return self._pool
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join(timeout=10)
+            self._pool = None
         self.manifest.close()
         self._lock.release()
 

@@ -43,6 +43,23 @@ class ChildOutcome:
 
 
 @dataclass
+class ExpansionBudget:
+    """Bytes unpacked from archives so far, shared by every container nested in one input (zip-bomb guard)."""
+
+    limit: int
+    used: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def charge(self, n: int) -> bool:
+        """Count `n` more unpacked bytes; False once the total is over the limit."""
+        self.used += n
+        return self.used <= self.limit
+
+
+@dataclass
 class ParseContext:
     """What a parser may use besides the bytes: limits, nesting depth, and a way to parse children.
 
@@ -55,6 +72,29 @@ class ParseContext:
     depth: int = 0
     parse_child: Callable[[bytes, str, "ParseContext"], list[ParsedDocument]] | None = None
     outcomes: list[ChildOutcome] = field(default_factory=list)
+    budget: ExpansionBudget | None = None
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What one input became: its documents (members and attachments included) and the members that did not."""
+
+    documents: list[ParsedDocument]
+    outcomes: list[ChildOutcome] = field(default_factory=list)
+
+
+def parse_member(ctx: ParseContext, data: bytes, source: str) -> list[ParsedDocument]:
+    """Parse one member/attachment of a container; a skip or failure becomes an outcome, never an exception."""
+    parse_child = ctx.parse_child
+    if parse_child is None:  # a container used outside the registry: recurse through the registry anyway
+        from ingest.parsers import parse_child
+    try:
+        return parse_child(data, source, ctx)
+    except SkipFile as e:
+        ctx.outcomes.append(ChildOutcome(source, "skipped", e.reason, str(e)))
+    except ParseFailure as e:
+        ctx.outcomes.append(ChildOutcome(source, "failed", e.code, str(e)))
+    return []
 
 
 class Parser(Protocol):
