@@ -56,6 +56,7 @@ def _token_counter(tokenizer_path: str):
 
         tok = Tokenizer.from_file(str(fast))
         tok.no_truncation()
+        tok.no_padding()
 
         def encode(text: str) -> int:
             return len(tok.encode(text, add_special_tokens=False).ids)

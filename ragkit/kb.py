@@ -99,7 +99,12 @@ class KnowledgeBase:
         self._stores.pop(name, None)
 
     def worker_pool(self, workers: int, initializer=None):
-        """A pool of parser processes (pebble, spawn), kept for the life of this object."""
+        """A pool of parser processes (pebble), kept for the life of this object.
+
+        Linux forks them: no re-import of the caller's main module (scripts need no
+        `if __name__ == "__main__"` guard) and no start-up cost; the workers never touch torch,
+        which is what makes forking a process with model threads risky.
+        """
         with self._guard:
             if self._pool is None or self._pool_workers != workers or not self._pool.active:
                 if self._pool is not None:
@@ -108,7 +113,8 @@ class KnowledgeBase:
 
                 from pebble import ProcessPool
 
-                self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context("spawn"), initializer=initializer)
+                method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+                self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context(method), initializer=initializer)
                 self._pool_workers = workers
             return self._pool
 

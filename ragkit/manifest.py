@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     metadata TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection, rowid);
+CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection);
 CREATE TABLE IF NOT EXISTS pending (
     collection TEXT NOT NULL,
     doc_id TEXT NOT NULL,

@@ -63,9 +63,10 @@ class ExpansionBudget:
 class ParseContext:
     """What a parser may use besides the bytes: limits, nesting depth, and a way to parse children.
 
-    Containers (zip, e-mail) call `parse_child(data, source)` for each member/attachment; it
-    returns the child's documents, or raises SkipFile/ParseFailure which the container turns
-    into a warning or a separate outcome.
+    Containers (zip, e-mail) call `parse_member(ctx, data, source)` for each member/attachment:
+    it runs `parse_child` (one level deeper, same limits, budget and outcomes) and turns a
+    SkipFile/ParseFailure into a ChildOutcome. `budget` counts bytes unpacked from archives
+    across the whole tree of one input.
     """
 
     limits: ParseLimits
