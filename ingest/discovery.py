@@ -52,7 +52,8 @@ def discover(paths: list[str | Path]) -> Iterator[FoundFile | Duplicate]:
                 continue
             seen_dirs.add(key)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
+            # real files before links to them, so a file reached both ways keeps its own name
+            for name in sorted(filenames, key=lambda n: (os.path.islink(os.path.join(dirpath, n)), n)):
                 if name.startswith("."):
                     continue
                 full = Path(dirpath) / name

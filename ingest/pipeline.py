@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -136,25 +135,20 @@ class SyncPipeline:
             by_container[row.container].append(row)
         by_source = {row.source: row for row in existing}
 
-        from ingest.parsers import supported_extensions
+        from ingest.parsers import check_supported
+        from ingest.parsers.base import SkipFile
 
-        supported = supported_extensions()
         to_parse: list[tuple[Input, bytes, str]] = []
         for inp in inputs:
-            ext = os.path.splitext(inp.source)[1].lower()
             if inp.size > self.settings.max_file_bytes:
                 tally.skipped.append(
                     SkippedItem(source=inp.source, reason="too_large", message=f"{inp.source}: {inp.size} bytes exceeds RAGKIT_MAX_FILE_BYTES ({self.settings.max_file_bytes})")
                 )
                 continue
-            if ext not in supported:
-                tally.skipped.append(
-                    SkippedItem(
-                        source=inp.source,
-                        reason="unsupported_type",
-                        message=f"{inp.source}: {ext or 'files without an extension'} not supported; convert it to one of {', '.join(sorted(supported))}",
-                    )
-                )
+            try:
+                check_supported(inp.source)
+            except SkipFile as e:
+                tally.skipped.append(SkippedItem(source=inp.source, reason=e.reason, message=str(e)))
                 continue
             try:
                 data = inp.read()

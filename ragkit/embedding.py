@@ -56,7 +56,7 @@ def resolve_embedder_path(model_path: Path | None) -> tuple[Path, str]:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; loaded lazily, once, on first use."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 64):
+    def __init__(self, model_path: Path | None = None, batch_size: int = 8):
         self.path, self.embedder_id = resolve_embedder_path(model_path)
         self.batch_size = batch_size
         self._model = None

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # ingestion
     chunk_tokens: int = Field(default=200, ge=32, description="chunk budget in embedding-model tokens")
     chunk_overlap: int = Field(default=24, ge=0)
-    embed_batch_size: int = Field(default=64, ge=1)
+    embed_batch_size: int = Field(default=8, ge=1, description="sentences per forward pass; small batches pad less and ran fastest on CPU")
     parse_timeout_s: float = Field(default=120.0, gt=0)
     workers: int = Field(default=2, ge=1)
     archive_max_members: int = Field(default=2000, ge=1)
