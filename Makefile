@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export UNSTRUCTURED_DISABLE_NOTICE := 1
 
-.PHONY: setup demo test test-slow test-all clean
+.PHONY: setup demo eval-examples test test-slow test-all clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ $(STAMP): pyproject.toml constraints.txt packaging/en_core_web_sm/pyproject.toml
 demo: setup
 	$(PY) examples/demo.py
 
+# every method on every example question (the full-window long-context makes this long)
+eval-examples: setup
+	$(PY) -m ragkit.cli ingest examples/corpus -c examples --home .demo-home --prune
+	$(PY) -m ragkit.cli eval examples/evalset.jsonl -c examples --home .demo-home --out out/eval-examples
+
 test: setup
 	$(PY) -m pytest -q -m "not slow"
 
@@ -44,4 +49,4 @@ test-all: setup
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .cache .demo-home out

@@ -322,7 +322,8 @@ class _GroupWriter:
             vectors[unit.doc_id] = matrix[offset : offset + len(unit.chunks)]
             offset += len(unit.chunks)
         chunks = {u.doc_id: u.chunks for u in self.units}
-        self.tally.chunks_deleted += self.store.write_documents(self.rows, chunks, vectors)
+        texts = {u.doc_id: u.text for u in self.units}
+        self.tally.chunks_deleted += self.store.write_documents(self.rows, chunks, vectors, texts)
         self.tally.chunks_added += len(texts)
         self.tally.added += sum(self.new)
         self.tally.updated += len(self.new) - sum(self.new)

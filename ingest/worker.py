@@ -23,6 +23,7 @@ class ParsedUnit:
     file_hash: str | None
     content_hash: str
     chars: int
+    text: str
     chunks: list[Chunk]
     warnings: tuple[str, ...] = ()
 
@@ -126,6 +127,7 @@ def parse_and_chunk(
                 file_hash=doc.file_hash,
                 content_hash=content_hash_for(text, settings_fp),
                 chars=len(text.encode("utf-8")),
+                text=text,
                 chunks=chunks,
                 warnings=tuple(doc.warnings),
             )

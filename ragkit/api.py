@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from ragkit.errors import NotFound
-from ragkit.types import DocumentInfo, IngestReport, QueryResult
+from ragkit.errors import NotFound, RagkitError, UsageError
+from ragkit.types import Answer, Comparison, DocumentInfo, IngestReport, MethodError, QueryResult
 
 if TYPE_CHECKING:
     from ragkit.kb import KnowledgeBase
@@ -20,6 +20,7 @@ class Collection:
     def __init__(self, kb: "KnowledgeBase", name: str):
         self.kb = kb
         self.name = name
+        self._rt = None
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, home={str(self.kb.settings.home)!r})"
@@ -55,6 +56,78 @@ class Collection:
         store = self.kb.store(self.name)
         retriever = HybridRetriever(store, self.kb.embedder, alpha=self.kb.settings.hybrid_alpha, depth=self.kb.settings.fusion_depth)
         return retriever.query(text, k=k, mode=mode, where=where)
+
+    def _runtime(self):
+        from ragkit.methods import Runtime
+
+        if self._rt is None:
+            self.kb.store(self.name)  # NotFound for a collection that does not exist
+            self._rt = Runtime(self.kb, self.name)
+        return self._rt
+
+    def ask(self, question: str, method: str = "rag", adapter: str | None = None) -> Answer:
+        """Answer with one method (see `ragkit ask`)."""
+        from ragkit.methods import build_method
+
+        if not question or not question.strip():
+            raise UsageError("the question is empty", code="empty_question")
+        return build_method(method, self._runtime(), adapter).answer(question)
+
+    def available_methods(self) -> list[str]:
+        """Every method that can run now (adapter methods only once an adapter exists)."""
+        from ragkit.methods import METHODS
+
+        has_adapter = bool(self.kb.adapters.list(self.name))
+        return [m for m, cls in METHODS.items() if has_adapter or not cls.needs_adapter]
+
+    def compare(self, question: str, methods: list[str] | None = None, adapter: str | None = None) -> Comparison:
+        """Several methods on one question; a method that cannot run reports its error."""
+        from ragkit.methods import check_method
+
+        names = methods or self.available_methods()
+        for m in names:
+            check_method(m)
+        results: list[Answer | MethodError] = []
+        for m in names:
+            try:
+                results.append(self.ask(question, method=m, adapter=adapter))
+            except RagkitError as e:
+                results.append(MethodError(method=m, error={"code": e.code, "message": e.message}))
+        return Comparison(question=question, results=results)
+
+    def finetune(
+        self,
+        *,
+        name: str | None = None,
+        data: list[str] | None = None,
+        train_qa: str | None = None,
+        exclude_eval: str | None = None,
+        steps: int | None = None,
+        epochs: float | None = None,
+        progress: ProgressFn | None = None,
+    ):
+        """Train a LoRA adapter on this collection (see `ragkit finetune`); returns a FinetuneResult."""
+        from ragkit.finetune import finetune
+
+        return finetune(
+            self.kb, self.name, name=name, data=data, train_qa=train_qa, exclude_eval_file=exclude_eval, steps=steps, epochs=epochs, progress=progress
+        )
+
+    def evaluate(
+        self,
+        evalset,
+        *,
+        methods: list[str] | None = None,
+        adapter: str | None = None,
+        limit: int | None = None,
+        out=None,
+        judge: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> dict:
+        """Run methods over an eval set and write reports (see `ragkit eval`); returns the eval JSON."""
+        from ragkit.evaluation.runner import run_eval
+
+        return run_eval(self.kb, self.name, evalset, methods=methods, adapter=adapter, limit=limit, out=out, judge=judge, progress=progress)
 
     def documents(self) -> list[DocumentInfo]:
         self._require()

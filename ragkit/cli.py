@@ -49,8 +49,14 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    from ragkit.cli_answer import register as register_answer
+
     register_ingest(app)
     app.command("query")(query)
+    register_answer(app)
+    from ragkit.cli_eval import register as register_eval
+
+    register_eval(app)
     register_bench(app)
     return app
 

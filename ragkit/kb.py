@@ -33,6 +33,7 @@ class KnowledgeBase:
         self._stores: dict[str, CollectionStore] = {}
         self._pool = None
         self._pool_workers = 0
+        self._generator = None
         self._guard = threading.RLock()
 
     # -- shared parts ------------------------------------------------------------------------
@@ -44,6 +45,22 @@ class KnowledgeBase:
 
             self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size)
         return self._embedder
+
+    @property
+    def generator(self):
+        """The configured generator (local SmolLM2 by default), created once."""
+        with self._guard:
+            if self._generator is None:
+                from ragkit.generation import make_generator
+
+                self._generator = make_generator(self.settings)
+            return self._generator
+
+    @property
+    def adapters(self):
+        from ragkit.adapters import AdapterStore
+
+        return AdapterStore(self.layout, self.manifest)
 
     @property
     def embedded(self) -> bool:

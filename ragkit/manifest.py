@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection);
+CREATE TABLE IF NOT EXISTS texts (
+    doc_id TEXT PRIMARY KEY,
+    text TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending (
     collection TEXT NOT NULL,
     doc_id TEXT NOT NULL,
@@ -176,6 +180,7 @@ class Manifest:
 
     def drop_collection(self, name: str) -> None:
         with self.transaction() as db:
+            db.execute("DELETE FROM texts WHERE doc_id IN (SELECT doc_id FROM documents WHERE collection = ?)", (name,))
             for table in ("chunks", "documents", "pending"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
@@ -226,11 +231,12 @@ class Manifest:
         with self.transaction() as db:
             db.executemany("DELETE FROM pending WHERE collection = ? AND doc_id = ?", [(collection, d) for d in doc_ids])
 
-    def commit_documents(self, collection: str, rows: list[DocumentRow], chunks: dict[str, list[Chunk]]) -> None:
+    def commit_documents(self, collection: str, rows: list[DocumentRow], chunks: dict[str, list[Chunk]], texts: dict[str, str]) -> None:
         """Record documents as indexed with exactly these chunks (after the vector index took them)."""
         with self.transaction() as db:
             for row in rows:
                 db.execute("DELETE FROM chunks WHERE doc_id = ?", (row.doc_id,))
+                db.execute("INSERT OR REPLACE INTO texts(doc_id, text) VALUES (?, ?)", (row.doc_id, texts.get(row.doc_id, "")))
                 db.execute(
                     "INSERT OR REPLACE INTO documents VALUES "
                     "(:doc_id, :collection, :source, :root, :container, :container_hash, :file_hash, :content_hash,"
@@ -265,6 +271,7 @@ class Manifest:
         with self.transaction() as db:
             for doc_id in doc_ids:
                 db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+                db.execute("DELETE FROM texts WHERE doc_id = ?", (doc_id,))
                 db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self.bump(db, collection)
 
@@ -298,3 +305,13 @@ class Manifest:
         """Chunk ids of a collection whose metadata satisfies a SQL condition (see ragkit.filters)."""
         rows = self._query(f"SELECT chunk_id FROM chunks WHERE collection = ? AND ({condition})", [collection, *args])
         return {r["chunk_id"] for r in rows}
+
+    def document_texts(self, doc_ids: list[str]) -> dict[str, str]:
+        """The normalised full text of documents (what long-context packs)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(doc_ids), 900):
+            part = doc_ids[i : i + 900]
+            marks = ",".join("?" * len(part))
+            for r in self._query(f"SELECT doc_id, text FROM texts WHERE doc_id IN ({marks})", part):
+                out[r["doc_id"]] = r["text"]
+        return out

@@ -62,13 +62,13 @@ class HybridRetriever:
             d, b = minmax(dense), minmax(lexical)
             fused = {cid: self.alpha * d.get(cid, 0.0) + (1 - self.alpha) * b.get(cid, 0.0) for cid in set(d) | set(b)}
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return QueryResult(hits=self._hits(ranked))
+        return QueryResult(hits=self._hits(ranked, dense, lexical))
 
     def _allowed(self, where: dict) -> set[str]:
         cond, args = where_to_sql(where)
         return self.store.manifest.filter_chunk_ids(self.store.name, cond, args)
 
-    def _hits(self, ranked: list[tuple[str, float]]) -> list[Hit]:
+    def _hits(self, ranked: list[tuple[str, float]], dense: dict[str, float], lexical: dict[str, float]) -> list[Hit]:
         stored = self.store.manifest.chunks_by_id([cid for cid, _ in ranked])
         hits = []
         for cid, score in ranked:
@@ -77,6 +77,10 @@ class HybridRetriever:
                 continue
             meta = dict(chunk.metadata)
             meta.update(start=chunk.start, end=chunk.end)
+            if cid in dense:
+                meta["dense_score"] = round(dense[cid], 6)
+            if cid in lexical:
+                meta["bm25_score"] = round(lexical[cid], 6)
             hits.append(
                 Hit(
                     rank=len(hits) + 1,

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     hybrid_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="weight of dense scores in hybrid fusion")
     fusion_depth: int = Field(default=100, ge=1)
 
+    # generation and methods
+    max_tokens: int = Field(default=64, ge=1, description="answer budget shared by every method")
+    temperature: float = Field(default=0.0, ge=0.0)
+    rag_k: int = Field(default=3, ge=1, description="chunks shown to the model by rag")
+    retrieve_k: int = Field(default=10, ge=1, description="chunks retrieved and reported")
+    rag_context_tokens: int = Field(default=1500, ge=64)
+    long_context_tokens: int | None = Field(default=None, ge=256, description="cap below the model window (None: the window)")
+    abstain_min_dense: float = Field(default=0.0, ge=0.0, le=1.0)
+    abstain_min_grounded: float = Field(default=0.0, ge=0.0, le=1.0)
+
     @field_validator("home", "cache_dir", "embed_model", "llm_path", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -61,7 +61,7 @@ class CollectionStore:
         log.info("recovered %s: removed %d orphan vectors from an interrupted run", self.name, len(orphans))
         return len(orphans)
 
-    def write_documents(self, rows, chunks: dict[str, list[Chunk]], vectors: dict[str, np.ndarray]) -> int:
+    def write_documents(self, rows, chunks: dict[str, list[Chunk]], vectors: dict[str, np.ndarray], texts: dict[str, str]) -> int:
         """Index documents, replacing all their previous chunks; returns the number of chunks removed.
 
         Order matters for crash safety: intent, new vectors, manifest commit, stale vectors, done.
@@ -74,7 +74,7 @@ class CollectionStore:
         if flat:
             matrix = np.concatenate([vectors[d] for d in doc_ids if chunks.get(d)])
             self.vectors.upsert([c.chunk_id for c in flat], matrix, [c.metadata for c in flat])
-        self.manifest.commit_documents(self.name, list(rows), chunks)
+        self.manifest.commit_documents(self.name, list(rows), chunks, texts)
         stale = [cid for d in doc_ids for cid in old[d] if cid not in set(new[d])]
         if stale:
             self.vectors.delete(stale)

@@ -94,3 +94,37 @@ class IngestReport(Model):
     chunks_deleted: int
     seconds: float
     revision: int
+
+
+class Citation(Model):
+    n: int
+    source: str
+    chunk_id: str | None = None
+    cited: bool = True
+
+
+class Usage(Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Answer(Model):
+    """One method's answer to one question (the `ask` JSON)."""
+
+    method: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    usage: Usage
+    latency_ms: float
+    details: dict[str, Any] = {}
+
+
+class MethodError(Model):
+    method: str
+    error: dict[str, str]
+
+
+class Comparison(Model):
+    question: str
+    results: list[Answer | MethodError]

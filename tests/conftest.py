@@ -118,3 +118,11 @@ def chroma_server(tmp_path_factory) -> str:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The dequantized-model cache, kept between test runs (safe to delete: `make clean`)."""
+    path = ROOT / ".cache" / "ragkit"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -43,7 +43,10 @@ class Generator(Protocol):
         temperature: float = 0.0,
         stop: Sequence[str] = (),
         adapter: str | None = None,
-    ) -> Completion: ...
+        adapter_path=None,
+    ) -> Completion:
+        """`adapter` names a LoRA adapter: loaded from `adapter_path` locally, a model name on a server."""
+        ...
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

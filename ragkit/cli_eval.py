@@ -1,0 +1,60 @@
+"""`ragkit eval`: which method wins on an eval set, by how much, at what cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, split_list
+
+
+def eval_command(
+    evalset: Annotated[Path, typer.Argument(help="Eval set (JSON Lines, one question per line).")],
+    collection: CollectionOpt = "default",
+    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated methods (default: every one that can run).")] = None,
+    adapter: Annotated[Optional[str], typer.Option("--adapter", help="Adapter for lora / lora-rag (default: the newest).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="A seeded sample of N questions, stratified by kind.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for report.json, report.md, report.html.")] = None,
+    judge: Annotated[bool, typer.Option("--judge", help="Add an LLM-judge column (needs an OpenAI-compatible server).")] = False,
+    finetune_first: Annotated[bool, typer.Option("--finetune", help="Train an adapter first, with this eval set's questions excluded.")] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run methods over an eval set and write a report."""
+
+    def action():
+        with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
+            col = kb.collection(collection)
+            if finetune_first:
+                col.finetune(name=adapter, exclude_eval=str(evalset), progress=progress)
+            return col.evaluate(evalset, methods=split_list(methods), adapter=adapter, limit=limit, out=out, judge=judge, progress=progress)
+
+    run(as_json, action, render_eval)
+
+
+def render_eval(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ragkit.evaluation.report import COLUMNS, fmt
+
+    console = Console()
+    table = Table(title="eval")
+    table.add_column("method")
+    for _, label in COLUMNS:
+        table.add_column(label, justify="right")
+    for m, s in result["methods"].items():
+        table.add_row(m, *(fmt(s.get(k)) for k, _ in COLUMNS))
+    console.print(table)
+    from ragkit.evaluation.report import winner_sentence
+
+    console.print(winner_sentence({"winner": result["winner"]}), highlight=False)
+    for w in result.get("warnings") or []:
+        console.print(f"[yellow]warning[/] {w}", highlight=False)
+    console.print(f"report: {result['report']}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -1,0 +1,1 @@
+"""Evaluation: run methods over an eval set, score, compare, report."""

@@ -1,0 +1,37 @@
+"""The eval cache: one answer per (method, settings, collection revision, adapter hash, question)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+
+class AnswerCache:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, collection TEXT, revision INTEGER, answer TEXT NOT NULL)")
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(**parts) -> str:
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            row = self._conn.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, collection: str, revision: int, answer: dict) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO answers(key, collection, revision, answer) VALUES (?, ?, ?, ?)",
+                (key, collection, revision, json.dumps(answer)),
+            )
+
+    def close(self) -> None:
+        self._conn.close()

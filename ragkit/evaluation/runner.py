@@ -1,0 +1,231 @@
+"""`ragkit eval`: run methods over an eval set, score them, compare them, write the reports.
+
+Answers are cached per (method, settings, collection revision, adapter hash, question), so an
+interrupted or repeated run resumes and only new work is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ragkit.errors import NotFound, RagkitError, UsageError
+from ragkit.evalset import EvalQuestion, load_evalset
+from ragkit.evaluation.cache import AnswerCache
+from ragkit.evaluation.scoring import aggregate, by_kind, paired, score_row
+from ragkit.manifest import now_iso
+
+if TYPE_CHECKING:
+    from ragkit.kb import KnowledgeBase
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[str, int, int], None]
+PROMPT_VERSION = "p1"
+
+
+def stratified_sample(questions: list[EvalQuestion], limit: int, seed: int = 0) -> list[EvalQuestion]:
+    """`limit` questions spread over kinds in proportion (at least one of each kind while room), seeded."""
+    if limit >= len(questions):
+        return list(questions)
+    rng = random.Random(seed)
+    groups: dict[str, list[EvalQuestion]] = {}
+    for q in questions:
+        groups.setdefault(q.kind or "unlabelled", []).append(q)
+    for g in groups.values():
+        rng.shuffle(g)
+    quota = {k: max(1, round(limit * len(g) / len(questions))) for k, g in groups.items()}
+    while sum(quota.values()) > limit:
+        biggest = max(quota, key=lambda k: quota[k])
+        quota[biggest] -= 1
+    while sum(quota.values()) < limit:
+        room = [k for k in groups if quota[k] < len(groups[k])]
+        quota[max(room, key=lambda k: len(groups[k]) - quota[k])] += 1
+    chosen = {id(q) for k, g in groups.items() for q in g[: quota[k]]}
+    return [q for q in questions if id(q) in chosen]
+
+
+def settings_fingerprint(kb: "KnowledgeBase") -> dict[str, Any]:
+    s = kb.settings
+    gen = kb.generator
+    return {
+        "prompt": PROMPT_VERSION,
+        "generator": s.generator,
+        "model": gen.model_id,
+        "max_tokens": s.max_tokens,
+        "temperature": s.temperature,
+        "rag_k": s.rag_k,
+        "retrieve_k": s.retrieve_k,
+        "rag_context_tokens": s.rag_context_tokens,
+        "long_context_tokens": s.long_context_tokens,
+        "abstain": [s.abstain_min_dense, s.abstain_min_grounded],
+        "hybrid_alpha": s.hybrid_alpha,
+    }
+
+
+def run_eval(
+    kb: "KnowledgeBase",
+    collection: str,
+    evalset: str | Path,
+    *,
+    methods: list[str] | None = None,
+    adapter: str | None = None,
+    limit: int | None = None,
+    out: str | Path | None = None,
+    judge: bool = False,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    from ragkit.methods import METHODS, Runtime, build_method, check_method
+
+    progress = progress or (lambda stage, done, total: None)
+    started = time.perf_counter()
+    questions = load_evalset(evalset)
+    total_questions = len(questions)
+    if limit is not None:
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        questions = stratified_sample(questions, limit)
+    col = kb.collection(collection)
+    kb.store(collection)  # NotFound for an unknown collection
+    indexed = {d.source for d in kb.manifest.documents(collection)}
+    warnings = sorted({s for q in questions for s in q.source if s not in indexed})
+    if warnings:
+        log.warning("eval set names sources not in %s: %s", collection, ", ".join(warnings[:10]))
+    names = methods or col.available_methods()
+    for m in names:
+        check_method(m)
+    rt = Runtime(kb, collection)
+    prepared = {}
+    for m in names:
+        prepared[m] = build_method(m, rt, adapter)  # an adapter method without an adapter stops here, saying how to train one
+    judge_gen = _judge(kb) if judge else None
+
+    cache = AnswerCache(kb.layout.root / "evals" / "cache.sqlite3")
+    fingerprint = settings_fingerprint(kb)
+    revision = kb.manifest.revision(collection)
+    answers: dict[str, list[dict]] = {}
+    cached_hits = 0
+    adapters_used: dict[str, Any] = {}
+    try:
+        for m in names:
+            method = prepared[m]
+            adapter_hash = None
+            if METHODS[m].needs_adapter:
+                info = kb.adapters.get(collection, adapter)
+                record = json.loads((Path(info.path) / "ragkit.json").read_text())
+                adapter_hash = f"{record.get('data_hash')}:{record.get('created_at')}"
+                adapters_used[m] = {"name": info.name, "stale": info.stale, "steps": info.steps, "training_seconds": info.seconds}
+            answers[m] = []
+            for i, q in enumerate(questions):
+                key = AnswerCache.key(method=m, settings=fingerprint, revision=revision, adapter=adapter_hash, question=q.question)
+                got = cache.get(key)
+                if got is None:
+                    try:
+                        got = method.answer(q.question).to_dict()
+                    except RagkitError as e:
+                        got = {"method": m, "error": {"code": e.code, "message": e.message}}
+                    else:
+                        cache.put(key, collection, revision, got)
+                else:
+                    cached_hits += 1
+                if judge_gen is not None and "error" not in got and q.answerable:
+                    got = {**got, "judge": _judge_one(judge_gen, q, got["answer"])}
+                answers[m].append(got)
+                progress(m, i + 1, len(questions))
+    finally:
+        cache.close()
+
+    rows = {m: [score_row(q, a) for q, a in zip(questions, answers[m])] for m in names}
+    summary = {m: aggregate(questions, rows[m]) for m in names}
+    for m in names:
+        if judge_gen is not None:
+            judged = [a.get("judge") for q, a in zip(questions, answers[m]) if q.answerable and "judge" in a]
+            summary[m]["judge_accuracy"] = round(sum(judged) / len(judged), 4) if judged else None
+        if m in adapters_used:
+            summary[m]["one_off"] = adapters_used[m]
+    pairs = paired(questions, rows)
+    report = {
+        "created_at": now_iso(),
+        "collection": collection,
+        "collection_revision": revision,
+        "evalset": str(evalset),
+        "questions_in_evalset": total_questions,
+        "limit": limit,
+        "settings": fingerprint,
+        "generator": {"kind": kb.settings.generator, "model": kb.generator.model_id, "remote": bool(kb.generator.remote)},
+        "environment": {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine()},
+        "warnings": [f"source not indexed: {s}" for s in warnings],
+        "cached_answers": cached_hits,
+        "seconds": round(time.perf_counter() - started, 2),
+        "methods": summary,
+        "by_kind": {m: by_kind(questions, rows[m]) for m in names},
+        "pairs": pairs,
+        "winner": winner(summary, pairs),
+        "questions": [
+            {
+                "id": q.id,
+                "kind": q.kind,
+                "question": q.question,
+                "answer": q.answer,
+                "source": q.source,
+                "results": {m: {"answer": answers[m][i], "scores": rows[m][i]} for m in names},
+            }
+            for i, q in enumerate(questions)
+        ],
+    }
+    folder = Path(out) if out else kb.layout.root / "evals" / time.strftime("%Y%m%d-%H%M%S")
+    from ragkit.evaluation.report import write_reports
+
+    paths = write_reports(report, folder)
+    return {"methods": summary, "pairs": pairs, "winner": report["winner"], "report": str(paths["html"]), "report_json": str(paths["json"]), "warnings": report["warnings"]}
+
+
+def winner(summary: dict[str, dict], pairs: list[dict]) -> dict[str, Any] | None:
+    """The most accurate method, its margin over the runner-up, and whether that margin is significant."""
+    ranked = sorted((m for m in summary if summary[m]["accuracy"] is not None), key=lambda m: -summary[m]["accuracy"])
+    if not ranked:
+        return None
+    best = ranked[0]
+    if len(ranked) == 1:
+        return {"method": best, "accuracy": summary[best]["accuracy"], "runner_up": None, "margin": None, "p_value": None, "significant": None}
+    second = ranked[1]
+    pair = next((p for p in pairs if {p["a"], p["b"]} == {best, second}), None)
+    p_value = pair["p_value"] if pair else None
+    return {
+        "method": best,
+        "accuracy": summary[best]["accuracy"],
+        "runner_up": second,
+        "margin": round(summary[best]["accuracy"] - summary[second]["accuracy"], 4),
+        "p_value": p_value,
+        "significant": None if p_value is None else p_value < 0.05,
+    }
+
+
+def _judge(kb: "KnowledgeBase"):
+    """The LLM judge: a configured `openai` generator, kept apart from the deterministic metrics."""
+    s = kb.settings
+    if not s.openai_base_url:
+        raise UsageError("--judge needs an OpenAI-compatible server: set RAGKIT_OPENAI_BASE_URL (and RAGKIT_OPENAI_MODEL)", code="judge_not_configured")
+    from ragkit.generation.openai_compat import OpenAIGenerator
+
+    return OpenAIGenerator(s.openai_base_url, s.openai_model, s.resolved_openai_api_key, allow_remote=s.allow_remote)
+
+
+def _judge_one(gen, q: EvalQuestion, response: str) -> float:
+    from ragkit.generation.base import Message
+
+    accepted = "; ".join(q.accepted)
+    wrong = f" These values are outdated and wrong: {'; '.join(q.wrong)}." if q.wrong else ""
+    messages = [
+        Message("system", "You grade answers. Reply with one word: CORRECT or INCORRECT."),
+        Message("user", f"Question: {q.question}\nReference answer: {accepted}.{wrong}\nResponse: {response}\nIs the response correct?"),
+    ]
+    verdict = gen.generate(messages, max_tokens=4).text.upper()
+    return 1.0 if verdict.startswith("CORRECT") else 0.0
+
+
+__all__ = ["run_eval", "stratified_sample", "winner", "NotFound"]

@@ -1,0 +1,133 @@
+"""Training data builders: raw chunks, a user's QA pairs, synthetic QA, and the eval-leakage guard."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from ragkit.errors import InputError, UsageError
+from ragkit.textnorm import normalize
+
+if TYPE_CHECKING:
+    from ragkit.kb import KnowledgeBase
+
+BUILDERS = ("raw", "qa", "synthetic")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example: `prompt` is not trained on (empty for raw text), `target` is."""
+
+    kind: str
+    prompt: str
+    target: str
+    question: str | None = None
+
+
+def read_qa_file(path: str | Path, *, answerable_only: bool = True) -> list[tuple[str, str]]:
+    """(question, answer) pairs from JSON Lines with `question` and `answer` (SPEC eval-set lines work)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file", code="file_not_found", source=str(p))
+    pairs = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            q, a = str(row["question"]).strip(), str(row.get("answer", "")).strip()
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            raise InputError(f"{p} line {n}: expected a JSON object with question and answer ({e})", code="invalid_line", source=str(p)) from e
+        if not answerable_only or (q and a and a != "UNANSWERABLE"):
+            pairs.append((q, a))
+    return pairs
+
+
+def raw_examples(kb: "KnowledgeBase", collection: str) -> list[Example]:
+    """Continued pre-training on each chunk, with its document title and heading path."""
+    out = []
+    for chunk in kb.manifest.all_chunks(collection):
+        head = chunk.metadata.get("title") or chunk.metadata.get("source", "")
+        if chunk.metadata.get("heading") and chunk.metadata["heading"] != head:
+            head = f"{head} > {chunk.metadata['heading']}"
+        out.append(Example("raw", "", f"{head}\n{chunk.text}"))
+    return out
+
+
+_QA_LINE = re.compile(r"Q:\s*(?P<q>.+?)\s*A:\s*(?P<a>.+)", re.S)
+
+
+def synthetic_examples(kb: "KnowledgeBase", collection: str, max_chunks: int = 200, paraphrases: int = 0) -> list[tuple[str, str]]:
+    """QA pairs the configured generator writes from each chunk (a stronger `openai` generator writes better ones)."""
+    from ragkit.generation.base import Message
+
+    gen = kb.generator
+    pairs: list[tuple[str, str]] = []
+    for i, chunk in enumerate(kb.manifest.all_chunks(collection)):
+        if i >= max_chunks:
+            break
+        for variant in range(1 + paraphrases):
+            ask = "Write one question about a fact in this text, then its short answer." + (
+                " Use different wording from an obvious question." if variant else ""
+            )
+            messages = [
+                Message("system", "You write quiz questions. Format exactly:\nQ: <question>\nA: <short answer>"),
+                Message("user", f"Text:\n{chunk.text[:1500]}\n\n{ask}"),
+            ]
+            done = gen.generate(messages, max_tokens=64, temperature=0.0 if variant == 0 else 0.7)
+            m = _QA_LINE.search(done.text)
+            if m:
+                q, a = m.group("q").strip(), m.group("a").strip().split("\n")[0]
+                if q and a and len(a) < 200:
+                    pairs.append((q, a))
+    return pairs
+
+
+def exclude_eval(examples: list[Example], eval_file: str | Path | None) -> tuple[list[Example], int]:
+    """Drop examples whose question matches an eval question (normalised): training on them is leakage."""
+    if not eval_file:
+        return examples, 0
+    banned = {normalize(q) for q, _ in read_qa_file(eval_file, answerable_only=False)}
+    kept = [e for e in examples if e.question is None or normalize(e.question) not in banned]
+    return kept, len(examples) - len(kept)
+
+
+def qa_to_examples(pairs: Iterable[tuple[str, str]], kind: str) -> list[Example]:
+    from ragkit.prompts import build_messages
+
+    out = []
+    for q, a in pairs:
+        out.append(Example(kind, _chat_prompt(build_messages(q, None)), a, question=q))
+    return out
+
+
+def _chat_prompt(messages) -> str:
+    """Serialised so the trainer can apply the model's chat template (see train.encode)."""
+    return json.dumps([m.to_dict() for m in messages])
+
+
+def build_examples(kb: "KnowledgeBase", collection: str, data: list[str], train_qa: str | None) -> list[Example]:
+    for d in data:
+        if d not in BUILDERS:
+            raise UsageError(f"unknown --data builder {d!r}; choose from {', '.join(BUILDERS)}", code="invalid_data")
+    examples: list[Example] = []
+    if "raw" in data:
+        examples += raw_examples(kb, collection)
+    if "qa" in data:
+        if not train_qa:
+            raise UsageError("--data qa needs --train-qa FILE (JSON Lines with question and answer)", code="missing_train_qa")
+        examples += qa_to_examples(read_qa_file(train_qa), "qa")
+    if "synthetic" in data:
+        examples += qa_to_examples(synthetic_examples(kb, collection), "synthetic")
+    return examples
+
+
+def data_hash(examples: list[Example]) -> str:
+    h = hashlib.sha256()
+    for e in examples:
+        h.update(f"{e.kind}\x1f{e.prompt}\x1f{e.target}\x1e".encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,148 @@
+"""Generation through any OpenAI-compatible chat-completions server (vLLM, llama.cpp server, Ollama).
+
+Private text goes to a non-loopback server only when RAGKIT_ALLOW_REMOTE is true. An adapter is
+addressed as a model name, the way vLLM serves LoRA modules (`--lora-modules name=path`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from typing import Sequence
+from urllib.parse import urlparse
+
+from ragkit.errors import BackendError, ConfigError
+from ragkit.generation.base import Completion, Message, cut_at_stop
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(url: str) -> bool:
+    """True when every address the URL's host resolves to is a loopback address."""
+    host = urlparse(url).hostname
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+class OpenAIGenerator:
+    """Chat completions over HTTP (httpx); token counts come from the server's `usage`."""
+
+    def __init__(self, base_url: str, model: str | None, api_key: str | None = None, *, allow_remote: bool = False, timeout: float = 120.0, context_window: int | None = None):
+        if not base_url:
+            raise ConfigError("the openai generator needs RAGKIT_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
+        self.base_url = base_url.rstrip("/")
+        self.remote = not is_loopback(self.base_url)
+        if self.remote and not allow_remote:
+            raise ConfigError(
+                f"{self.base_url} is not on this machine; set RAGKIT_ALLOW_REMOTE=true to send private text to it",
+                code="remote_not_allowed",
+            )
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._model = model
+        self._context_window = context_window
+
+    @property
+    def model_id(self) -> str:
+        return self.model
+
+    @property
+    def model(self) -> str:
+        if not self._model:
+            models = self._get("/models").get("data") or []
+            if not models:
+                raise BackendError(f"{self.base_url} lists no models; set RAGKIT_OPENAI_MODEL")
+            self._model = models[0]["id"]
+        return self._model
+
+    def _get(self, path: str) -> dict:
+        import httpx
+
+        try:
+            resp = self._client.get(path)
+        except httpx.HTTPError as e:
+            raise BackendError(f"cannot reach the generator at {self.base_url}: {e}", code="generator_unreachable") from e
+        return self._json(resp)
+
+    def _json(self, resp) -> dict:
+        if resp.status_code >= 400:
+            detail = resp.text[:300]
+            code = "context_overflow" if "context" in detail.lower() and resp.status_code == 400 else "generator_error"
+            raise BackendError(f"the generator at {self.base_url} answered {resp.status_code}: {detail}", code=code)
+        try:
+            return resp.json()
+        except ValueError as e:
+            raise BackendError(f"the generator at {self.base_url} sent invalid JSON", code="generator_error") from e
+
+    @property
+    def context_window(self) -> int:
+        if self._context_window is None:
+            window = None
+            try:
+                for entry in self._get("/models").get("data", []):
+                    if entry.get("id") == self.model:
+                        meta = entry.get("meta") or {}
+                        window = entry.get("max_model_len") or meta.get("n_ctx_train") or meta.get("n_ctx")
+            except BackendError:
+                window = None
+            self._context_window = int(window or 4096)
+        return self._context_window
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (about 4 characters a token): the server's tokenizer is not reachable in general."""
+        return max(1, len(text) // 4)
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(self.count_tokens(m.content) + 4 for m in messages) + 2
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        adapter: str | None = None,
+        adapter_path=None,
+    ) -> Completion:
+        import httpx
+
+        body = {
+            "model": adapter or self.model,
+            "messages": [m.to_dict() for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if stop:
+            body["stop"] = list(stop)[:4]
+        try:
+            resp = self._client.post("/chat/completions", json=body)
+        except httpx.HTTPError as e:
+            raise BackendError(f"cannot reach the generator at {self.base_url}: {e}", code="generator_unreachable") from e
+        data = self._json(resp)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError) as e:
+            raise BackendError(f"the generator at {self.base_url} sent an unexpected response", code="generator_error") from e
+        text, _ = cut_at_stop(text, stop)
+        usage = data.get("usage") or {}
+        return Completion(
+            text=text.strip(),
+            prompt_tokens=int(usage.get("prompt_tokens") or self.count_message_tokens(messages)),
+            completion_tokens=int(usage.get("completion_tokens") or self.count_tokens(text)),
+            finish_reason=choice.get("finish_reason") or "stop",
+        )

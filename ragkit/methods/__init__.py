@@ -1,0 +1,40 @@
+"""The knowledge-injection methods, by SPEC name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragkit.errors import UsageError
+from ragkit.methods.base import AdapterRef, Method, Runtime
+from ragkit.methods.closed_book import ClosedBookMethod, LoraMethod
+from ragkit.methods.long_context import LongContextMethod
+from ragkit.methods.rag import LoraRagMethod, RagMethod
+from ragkit.methods.self_route import SelfRouteMethod
+
+METHODS: dict[str, type] = {
+    "closed-book": ClosedBookMethod,
+    "rag": RagMethod,
+    "long-context": LongContextMethod,
+    "lora": LoraMethod,
+    "lora-rag": LoraRagMethod,
+    "self-route": SelfRouteMethod,
+}
+
+
+def check_method(name: str) -> str:
+    if name not in METHODS:
+        raise UsageError(f"unknown method {name!r}; choose from {', '.join(METHODS)}", code="invalid_method")
+    return name
+
+
+def build_method(name: str, rt: Runtime, adapter_name: str | None = None) -> Method:
+    """A prepared method; adapter methods look up `adapter_name` (default: the newest adapter)."""
+    cls = METHODS[check_method(name)]
+    adapter = None
+    if cls.needs_adapter:
+        info = rt.kb.adapters.get(rt.collection, adapter_name)
+        adapter = AdapterRef(info.name, Path(info.path))
+    return cls(rt, adapter)
+
+
+__all__ = ["METHODS", "AdapterRef", "Runtime", "build_method", "check_method"]

@@ -1,0 +1,143 @@
+"""What every method shares: the runtime it is prepared with and the one answer flow.
+
+Each method only decides what the model sees (no context, chunks, whole documents) and with
+which adapter; prompt, decoding, citation parsing and abstention are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ragkit.abstain import AbstainPolicy, decide
+from ragkit.prompts import IDK, STOP, SourceText, build_messages, clean_answer, parse_citations
+from ragkit.types import Answer, Citation, Usage
+
+if TYPE_CHECKING:
+    from ragkit.generation.base import Generator
+    from ragkit.kb import KnowledgeBase
+    from ragkit.retrieval import HybridRetriever
+    from ragkit.store import CollectionStore
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    name: str
+    path: Any  # pathlib.Path
+
+
+@dataclass
+class Runtime:
+    """One collection's prepared parts, shared by the methods that run on it."""
+
+    kb: "KnowledgeBase"
+    collection: str
+    adapter: AdapterRef | None = None
+    _retriever: "HybridRetriever | None" = field(default=None, repr=False)
+
+    @property
+    def settings(self):
+        return self.kb.settings
+
+    @property
+    def store(self) -> "CollectionStore":
+        return self.kb.store(self.collection)
+
+    @property
+    def generator(self) -> "Generator":
+        return self.kb.generator
+
+    @property
+    def retriever(self) -> "HybridRetriever":
+        if self._retriever is None:
+            from ragkit.retrieval import HybridRetriever
+
+            self._retriever = HybridRetriever(self.store, self.kb.embedder, alpha=self.settings.hybrid_alpha, depth=self.settings.fusion_depth)
+        return self._retriever
+
+    @property
+    def policy(self) -> AbstainPolicy:
+        return AbstainPolicy(min_dense=self.settings.abstain_min_dense, min_grounded=self.settings.abstain_min_grounded)
+
+
+class Method(Protocol):
+    name: str
+    needs_adapter: bool
+
+    def answer(self, question: str) -> Answer: ...
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def best_evidence(rt: Runtime, question: str, sources: list[SourceText]) -> dict | None:
+    """The sentence of the shown sources closest to the question (MiniLM cosine)."""
+    candidates: list[tuple[str, SourceText]] = []
+    for s in sources:
+        for sentence in _SENTENCE.split(s.text):
+            sentence = sentence.strip()
+            if len(sentence) >= 12:
+                candidates.append((sentence, s))
+    if not candidates:
+        return None
+    candidates = candidates[:400]
+    emb = rt.kb.embedder
+    q = emb.embed_query(question)
+    m = emb.embed_documents([c[0] for c in candidates])
+    scores = m @ q
+    i = int(scores.argmax())
+    sentence, src = candidates[i]
+    return {"text": sentence, "n": src.n, "source": src.source, "score": round(float(scores[i]), 4)}
+
+
+def generate_answer(
+    rt: Runtime,
+    method: str,
+    question: str,
+    sources: list[SourceText] | None,
+    *,
+    adapter: AdapterRef | None = None,
+    top_dense: float | None = None,
+    details: dict | None = None,
+    started: float | None = None,
+) -> Answer:
+    """Prompt, generate, trim, parse citations, decide abstention: the same for every method."""
+    started = time.perf_counter() if started is None else started
+    s = rt.settings
+    messages = build_messages(question, sources)
+    completion = rt.generator.generate(
+        messages,
+        max_tokens=s.max_tokens,
+        temperature=s.temperature,
+        stop=STOP,
+        adapter=adapter.name if adapter else None,
+        adapter_path=adapter.path if adapter else None,
+    )
+    raw = completion.text
+    text, cited = parse_citations(clean_answer(raw), len(sources or []))
+    context = "\n".join(src.text for src in sources) if sources is not None else None
+    decision = decide(text, context=context, top_dense=top_dense, policy=rt.policy)
+    citations: list[Citation] = []
+    if sources:
+        by_n = {src.n: src for src in sources}
+        if cited:
+            citations = [Citation(n=n, source=by_n[n].source, chunk_id=by_n[n].chunk_id, cited=True) for n in cited]
+        else:
+            citations = [Citation(n=src.n, source=src.source, chunk_id=src.chunk_id, cited=False) for src in sources]
+    info = dict(details or {})
+    info.update(model_answer=raw, abstain_reason=decision.reason, grounded=decision.grounded, finish_reason=completion.finish_reason)
+    if sources:
+        info["evidence"] = best_evidence(rt, question, sources)
+    if adapter:
+        info["adapter"] = adapter.name
+    return Answer(
+        method=method,
+        answer=IDK if decision.abstained and decision.reason != "said_so" else (text or IDK),
+        abstained=decision.abstained,
+        citations=citations,
+        usage=Usage(prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens),
+        latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        details=info,
+    )

@@ -1,0 +1,94 @@
+"""long-context: whole documents, most relevant first, until the window minus the answer budget is full."""
+
+from __future__ import annotations
+
+import time
+
+from ragkit.methods.base import AdapterRef, Runtime, generate_answer
+from ragkit.methods.rag import retrieved_details
+from ragkit.prompts import SourceText, build_messages
+from ragkit.types import Answer
+
+
+class LongContextMethod:
+    name = "long-context"
+    needs_adapter = False
+
+    def __init__(self, rt: Runtime, adapter: AdapterRef | None = None):
+        self.rt = rt
+        self.adapter = adapter
+        self._token_cache: tuple[int, dict[str, int]] | None = None
+
+    def _doc_tokens(self, texts: dict[str, str]) -> dict[str, int]:
+        """Token counts of every document, cached per collection revision."""
+        revision = self.rt.store.revision
+        if self._token_cache is None or self._token_cache[0] != revision:
+            self._token_cache = (revision, {d: self.rt.generator.count_tokens(t) for d, t in texts.items()})
+        return self._token_cache[1]
+
+    def budget(self, question: str) -> int:
+        s = self.rt.settings
+        gen = self.rt.generator
+        window = gen.context_window if s.long_context_tokens is None else min(gen.context_window, s.long_context_tokens)
+        skeleton = gen.count_message_tokens(build_messages(question, []))
+        return window - s.max_tokens - skeleton - 16
+
+    def answer(self, question: str) -> Answer:
+        started = time.perf_counter()
+        rt = self.rt
+        manifest = rt.kb.manifest
+        docs = [d for d in manifest.documents(rt.collection) if d.status == "indexed"]
+        texts = manifest.document_texts([d.doc_id for d in docs])
+        tokens = self._doc_tokens(texts)
+        # relevance order: the rank of each document's best chunk, then the rest in source order
+        hits = rt.retriever.query(question, k=max(rt.settings.fusion_depth, rt.settings.retrieve_k)).hits
+        order: list[str] = []
+        for h in hits:
+            if h.doc_id not in order:
+                order.append(h.doc_id)
+        order += [d.doc_id for d in docs if d.doc_id not in order]
+        source_of = {d.doc_id: d.source for d in docs}
+
+        budget = self.budget(question)
+        per_doc_overhead = 12
+        shown: list[SourceText] = []
+        used = 0
+        truncated = None
+        for doc_id in order:
+            cost = tokens.get(doc_id, 0) + per_doc_overhead
+            if used + cost <= budget:
+                shown.append(SourceText(n=len(shown) + 1, source=source_of[doc_id], text=texts.get(doc_id, "")))
+                used += cost
+            elif not shown:  # the most relevant document alone is too large: cut it at a chunk boundary
+                text, kept = self._cut_at_chunk(doc_id, budget - per_doc_overhead)
+                if text:
+                    shown.append(SourceText(n=1, source=source_of[doc_id], text=text))
+                    used += kept + per_doc_overhead
+                    truncated = source_of[doc_id]
+        corpus_tokens = sum(tokens.values())
+        context_tokens = sum(rt.generator.count_tokens(s.text) for s in shown)
+        details = {
+            "context_tokens": context_tokens,
+            "documents_in_context": len(shown),
+            "corpus_tokens": corpus_tokens,
+            "corpus_fraction_in_context": round(context_tokens / corpus_tokens, 4) if corpus_tokens else None,
+            "truncated_document": truncated,
+            "sources_in_context": [s.source for s in shown],
+            "retrieved": retrieved_details(hits[: rt.settings.retrieve_k]),
+        }
+        top_dense = max((h.metadata.get("dense_score", 0.0) for h in hits), default=0.0)
+        return generate_answer(rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started)
+
+    def _cut_at_chunk(self, doc_id: str, budget: int) -> tuple[str, int]:
+        """The longest prefix of a document, ending at a chunk boundary, that fits the budget."""
+        manifest = self.rt.kb.manifest
+        text = manifest.document_texts([doc_id]).get(doc_id, "")
+        chunks = sorted(manifest.chunks_by_id(manifest.chunk_ids(doc_id)).values(), key=lambda c: c.ordinal)
+        best, best_tokens = "", 0
+        for c in chunks:
+            candidate = text[: c.end]
+            n = self.rt.generator.count_tokens(candidate)
+            if n > budget:
+                break
+            best, best_tokens = candidate, n
+        return best, best_tokens

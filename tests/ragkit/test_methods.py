@@ -1,0 +1,179 @@
+"""Every method with the real SmolLM2 on a tiny corpus (max_tokens 16), fine-tuning, and generator errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+import ragkit
+from ragkit.errors import BackendError, ConfigError, NotFound
+from ragkit.generation.base import Message
+from ragkit.generation.openai_compat import OpenAIGenerator, is_loopback
+from ragkit.methods import METHODS
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_home(tmp_path_factory, model_cache):
+    from tests.conftest import write_corpus
+
+    root = tmp_path_factory.mktemp("methods")
+    corpus = write_corpus(root / "corpus")
+    home = root / "home"
+    with ragkit.open(home, cache_dir=model_cache) as kb:
+        kb.collection("default").ingest(corpus)
+    return home
+
+
+@pytest.fixture
+def kb(tiny_home, model_cache):
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
+        yield kb
+
+
+@pytest.mark.parametrize("method", ["closed-book", "rag", "long-context", "self-route"])
+def test_each_method_answers(kb, method):
+    a = kb.collection("default").ask("How many amps does the Osprey 4 draw at full load?", method=method)
+    assert a.method == method
+    assert isinstance(a.answer, str) and a.answer
+    assert 0 < a.usage.completion_tokens <= 16 and a.usage.prompt_tokens > 0
+    assert a.latency_ms > 0
+    if method == "closed-book":
+        assert a.citations == []
+    else:
+        assert a.citations and all(c.source in {"osprey-4-manual.md", "travel-policy.txt", "support.md"} for c in a.citations)
+        assert a.details["evidence"]["text"]
+
+
+def test_rag_shows_top_chunks_and_cites_sources(kb):
+    a = kb.collection("default").ask("How long is the Osprey 4 warranty?", method="rag")
+    assert a.details["retrieved"][0]["source"] == "osprey-4-manual.md"
+    assert a.details["shown"] == 3
+    assert {c.n for c in a.citations} <= {1, 2, 3}
+    cited = [c for c in a.citations if c.cited]
+    assert not cited or cited[0].chunk_id  # a cited [n] maps back to its chunk
+
+
+def test_long_context_never_exceeds_the_window(tiny_home, model_cache):
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16, long_context_tokens=300) as kb:
+        a = kb.collection("default").ask("What is the hotel limit in Lisbon?", method="long-context")
+        d = a.details
+        assert a.usage.prompt_tokens + 16 <= 300
+        assert 1 <= d["documents_in_context"] < 3
+        assert 0 < d["corpus_fraction_in_context"] < 1
+        assert d["sources_in_context"][0] == "travel-policy.txt"
+        full = kb.collection("default").ask("What is the hotel limit in Lisbon?", method="long-context")
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
+        full = kb.collection("default").ask("What is the hotel limit in Lisbon?", method="long-context")
+        assert full.details["documents_in_context"] == 3 and full.details["corpus_fraction_in_context"] == 1.0
+
+
+def test_self_route_takes_each_route(tiny_home, model_cache):
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
+        a = kb.collection("default").ask("How many amps does the Osprey 4 draw?", method="self-route")
+        assert a.details["route"] == "rag" and not a.abstained
+    # evidence so weak rag must abstain: the long-context route answers
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16, abstain_min_dense=0.99) as kb:
+        b = kb.collection("default").ask("How many amps does the Osprey 4 draw?", method="self-route")
+        assert b.details["route"] == "long-context"
+        assert b.details["rag_abstain_reason"] == "weak_evidence"
+        assert b.details["documents_in_context"] >= 1
+
+
+def test_adapter_methods_without_adapter_say_how_to_train(kb):
+    for method in ("lora", "lora-rag"):
+        with pytest.raises(NotFound, match="ragkit finetune"):
+            kb.collection("default").ask("anything", method=method)
+    result = kb.collection("default").compare("How long is the warranty?", methods=["rag", "lora"])
+    assert result.results[0].method == "rag" and result.results[0].answer
+    assert result.results[1].error["code"] == "adapter_not_found"
+
+
+def test_finetune_lowers_loss_saves_reloads_and_changes_output(tmp_path, tiny_home, model_cache):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps({"question": f"What colour is gadget {i}?", "answer": "Zorbleen violet"}) for i in range(8)))
+    evalset = tmp_path / "eval.jsonl"
+    evalset.write_text(json.dumps({"id": "e1", "question": "What colour is gadget 3?", "answer": "x"}) + "\n")
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
+        col = kb.collection("default")
+        before = col.ask("What colour is gadget 5?", method="closed-book").answer
+        r = col.finetune(name="t1", data=["qa"], train_qa=str(qa), exclude_eval=str(evalset), steps=8)
+        assert r.excluded == 1 and r.examples == 7  # the planted eval question is not trained on
+        assert r.loss_last < r.loss_first
+        assert r.steps == 8
+        listed = kb.adapters.list("default")
+        assert [a.name for a in listed] == ["t1"] and not listed[0].stale
+        after = col.ask("What colour is gadget 5?", method="lora", adapter="t1")
+        assert after.details["adapter"] == "t1"
+        assert after.answer != before
+        assert "zorbleen" in after.answer.lower()
+        rag = col.ask("What colour is gadget 5?", method="lora-rag", adapter="t1")
+        assert rag.citations
+    # a fresh process-like open reloads the saved adapter from disk
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
+        again = kb.collection("default").ask("What colour is gadget 5?", method="lora", adapter="t1")
+        assert again.answer == after.answer
+
+
+def test_interrupted_finetune_resumes(tmp_path, tiny_home, model_cache, monkeypatch):
+    from ragkit.finetune import train
+
+    with ragkit.open(tiny_home, cache_dir=model_cache) as kb:
+        calls = {"n": 0}
+        original = train._write_checkpoint
+
+        def crash_after_checkpoint(*args, **kwargs):
+            original(*args, **kwargs)
+            calls["n"] += 1
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(train, "_write_checkpoint", crash_after_checkpoint)
+        with pytest.raises(KeyboardInterrupt):
+            kb.collection("default").finetune(name="resume", data=["raw"], steps=7)
+        monkeypatch.setattr(train, "_write_checkpoint", original)
+        result = kb.collection("default").finetune(name="resume", data=["raw"], steps=7)
+        assert calls["n"] == 1
+        assert result.resumed_from == 5 and result.steps == 7
+        record = json.loads((kb.adapters.folder("default", "resume") / "ragkit.json").read_text())
+        assert len(record["loss_curve"]) == 7
+
+
+def test_stale_adapter_after_delete(tmp_path, model_cache):
+    from tests.conftest import write_corpus
+
+    with ragkit.open(tmp_path / "h", cache_dir=model_cache) as kb:
+        col = kb.collection("default")
+        col.ingest(write_corpus(tmp_path / "c"))
+        col.finetune(name="s", data=["raw"], steps=1)
+        assert not kb.adapters.get("default", "s").stale
+        col.delete_document("support.md")
+        assert kb.adapters.get("default", "s").stale
+
+
+def test_bad_model_path_is_a_clear_error(tmp_path):
+    with ragkit.open(tmp_path / "h", llm_path=tmp_path / "missing.gguf") as kb:
+        with pytest.raises(ConfigError, match="missing.gguf"):
+            kb.generator
+
+
+def test_dead_server_is_a_clear_error():
+    port = free_port()
+    gen = OpenAIGenerator(f"http://127.0.0.1:{port}/v1", "m")
+    with pytest.raises(BackendError, match="cannot reach"):
+        gen.generate([Message("user", "hi")], max_tokens=4)
+
+
+def test_remote_server_needs_the_allow_flag():
+    assert is_loopback("http://127.0.0.1:8080/v1") and is_loopback("http://localhost:1/v1")
+    assert not is_loopback("http://10.1.2.3:8080/v1")
+    with pytest.raises(ConfigError, match="RAGKIT_ALLOW_REMOTE"):
+        OpenAIGenerator("http://10.1.2.3:8080/v1", "m")
+    OpenAIGenerator("http://10.1.2.3:8080/v1", "m", allow_remote=True)  # allowed: nothing is sent yet
+
+
+def test_method_names_match_spec():
+    assert list(METHODS) == ["closed-book", "rag", "long-context", "lora", "lora-rag", "self-route"]
