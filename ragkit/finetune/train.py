@@ -43,12 +43,12 @@ class LoraSettings:
     rank: int = 8
     alpha: int = 16
     dropout: float = 0.05
-    lr: float = 2e-4
+    lr: float = 1e-3
     batch_size: int = 4
     max_length: int = 256
     checkpoint_every: int = 5
     seed: int = 0
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
 def encode(tok, ex: Example, max_length: int) -> tuple[list[int], list[int]]:
