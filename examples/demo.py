@@ -1,6 +1,6 @@
 """`make demo`: the main job on the example corpus, end to end on the embedded defaults.
 
-Ingest the corpus, train a small LoRA adapter (20 steps, the eval questions excluded), ask one
+Ingest the corpus, train a small LoRA adapter (12 steps, the eval questions excluded), ask one
 question through every method, evaluate every method on a stratified dozen questions, and print
 the table and the HTML report's path. Long-context is capped at 2,048 prompt tokens here so the
 demo stays within minutes on a laptop CPU (`make eval-examples` runs the full set).
@@ -40,7 +40,7 @@ def main() -> int:
         if adapters:
             console.print(f"adapter 'demo' is up to date ({adapters[0].steps} steps); keeping it")
         else:
-            r = col.finetune(name="demo", data=["raw"], exclude_eval=str(HERE / "evalset.jsonl"), steps=20, progress=progress)
+            r = col.finetune(name="demo", data=["raw"], exclude_eval=str(HERE / "evalset.jsonl"), steps=12, progress=progress)
             console.print(f"{r.examples} examples, {r.steps} steps in {r.seconds:.0f} s; fixed-batch loss {r.loss_first:.3f} -> {r.loss_last:.3f}")
 
         console.rule("3. one question, every method")

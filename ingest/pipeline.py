@@ -315,16 +315,16 @@ class _GroupWriter:
     def flush(self) -> None:
         if not self.rows:
             return
-        texts = [c.embed_text for u in self.units for c in u.chunks]
-        matrix = self.pipeline.kb.embedder.embed_documents(texts)
+        embed_texts = [c.embed_text for u in self.units for c in u.chunks]
+        matrix = self.pipeline.kb.embedder.embed_documents(embed_texts)
         vectors, offset = {}, 0
         for unit in self.units:
             vectors[unit.doc_id] = matrix[offset : offset + len(unit.chunks)]
             offset += len(unit.chunks)
         chunks = {u.doc_id: u.chunks for u in self.units}
-        texts = {u.doc_id: u.text for u in self.units}
-        self.tally.chunks_deleted += self.store.write_documents(self.rows, chunks, vectors, texts)
-        self.tally.chunks_added += len(texts)
+        doc_texts = {u.doc_id: u.text for u in self.units}
+        self.tally.chunks_deleted += self.store.write_documents(self.rows, chunks, vectors, doc_texts)
+        self.tally.chunks_added += len(embed_texts)
         self.tally.added += sum(self.new)
         self.tally.updated += len(self.new) - sum(self.new)
         self.rows, self.units, self.new, self.chunks = [], [], [], 0

@@ -38,15 +38,16 @@ def render_eval(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ragkit.evaluation.report import COLUMNS, fmt
+    from ragkit.evaluation.report import fmt
 
     console = Console()
-    table = Table(title="eval")
-    table.add_column("method")
-    for _, label in COLUMNS:
-        table.add_column(label, justify="right")
+    columns = [("accuracy", "acc"), ("ci95", "95% CI"), ("f1", "F1"), ("abstain_accuracy", "abstain"), ("retrieval_hit_at_5", "hit@5"), ("latency_p50_ms", "p50 ms"), ("prompt_tokens_mean", "prompt tok")]
+    table = Table(title="eval (all columns in the report)")
+    table.add_column("method", no_wrap=True)
+    for _, label in columns:
+        table.add_column(label, justify="right", no_wrap=True)
     for m, s in result["methods"].items():
-        table.add_row(m, *(fmt(s.get(k)) for k, _ in COLUMNS))
+        table.add_row(m, *(fmt(s.get(k)) for k, _ in columns))
     console.print(table)
     from ragkit.evaluation.report import winner_sentence
 

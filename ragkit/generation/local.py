@@ -141,14 +141,20 @@ class LocalGenerator:
             raise ModelError(f"adapter {name!r} has no path")
         from peft import PeftModel
 
-        key = f"{name}@{path}"
+        weights = Path(path) / "adapter_model.safetensors"
+        stamp = weights.stat().st_mtime_ns if weights.exists() else 0
+        # peft module names may not contain dots; a retrained adapter (new mtime) gets a new key
+        key = "a" + hashlib.sha256(f"{name}\0{path}\0{stamp}".encode()).hexdigest()[:16]
         if key not in self._adapters:
-            if not isinstance(model, PeftModel):
-                model = PeftModel.from_pretrained(model, str(path), adapter_name=key)
-                self._model = model
-            else:
-                model.load_adapter(str(path), adapter_name=key)
-            self._adapters[key] = path
+            try:
+                if not isinstance(model, PeftModel):
+                    model = PeftModel.from_pretrained(model, str(path), adapter_name=key)
+                    self._model = model
+                else:
+                    model.load_adapter(str(path), adapter_name=key)
+            except Exception as e:
+                raise ModelError(f"could not load adapter {name!r} from {path}: {e}") from e
+            self._adapters[key] = Path(path)
         model.enable_adapter_layers()
         model.set_adapter(key)
         return model

@@ -35,6 +35,7 @@ def test_add_then_unchanged(kb, corpus):
     assert (first.files_seen, first.added, first.updated, first.unchanged) == (3, 3, 0, 0)
     assert first.chunks_added >= 3 and not first.failed and not first.skipped
     before = state(kb)
+    assert first.chunks_added == sum(len(ids) for ids in before.values())
     again = col.ingest(corpus)
     assert (again.added, again.updated, again.unchanged, again.chunks_added) == (0, 0, 3, 0)
     assert again.revision == first.revision
