@@ -58,6 +58,10 @@ def build_app() -> typer.Typer:
 
     register_eval(app)
     register_bench(app)
+    from ingest.bench import bench_app
+    from ragkit.bench_generate import register as register_bench_generate
+
+    register_bench_generate(bench_app)
     return app
 
 

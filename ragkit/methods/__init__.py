@@ -32,8 +32,11 @@ def build_method(name: str, rt: Runtime, adapter_name: str | None = None) -> Met
     cls = METHODS[check_method(name)]
     adapter = None
     if cls.needs_adapter:
-        info = rt.kb.adapters.get(rt.collection, adapter_name)
-        adapter = AdapterRef(info.name, Path(info.path))
+        if rt.settings.generator == "openai" and adapter_name:
+            adapter = AdapterRef(adapter_name, None)  # the server serves it under this model name
+        else:
+            info = rt.kb.adapters.get(rt.collection, adapter_name)
+            adapter = AdapterRef(info.name, Path(info.path))
     return cls(rt, adapter)
 
 

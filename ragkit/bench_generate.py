@@ -1,0 +1,173 @@
+"""`ragkit bench generate`: local generator speed — load (cold, cached), decode, prefill, LoRA training step."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from ragkit.clikit import JsonOpt, run
+from ragkit.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+
+# plain prose for prompts; repeated until a prompt reaches the token count asked for
+FILLER = (
+    "The Osprey 4 is the fourth-generation cordless drill made by Kestrel Tools. At full load it draws "
+    "2.8 A from its 18 V battery pack, and every unit carries a warranty of 36 months from the date of "
+    "purchase. The support desk answers calls from 07:30 to 18:00, Monday to Friday. "
+)
+SHORT_PROMPT = "Write a short paragraph about cordless drills."
+
+
+def _prompt_of(tok, n_tokens: int) -> str:
+    """Prose whose chat-formatted prompt is about `n_tokens` tokens long."""
+    ids = tok.encode(FILLER * (n_tokens // 40 + 2), add_special_tokens=False)
+    overhead = len(tok.apply_chat_template([{"role": "user", "content": ""}], add_generation_prompt=True))
+    return tok.decode(ids[: max(1, n_tokens - overhead)])
+
+
+def _generate_seconds(model, tok, text: str, new_tokens: int) -> tuple[float, int]:
+    """Seconds to generate exactly `new_tokens` tokens greedily (EOS suppressed), and the prompt's length."""
+    import torch
+
+    inputs = tok.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        out = model.generate(**inputs, **kwargs)
+        seconds = time.perf_counter() - t0
+    n_prompt = int(inputs["input_ids"].shape[1])
+    if out.shape[1] - n_prompt != new_tokens:
+        raise ModelError(f"the model generated {out.shape[1] - n_prompt} tokens, not the {new_tokens} asked for")
+    return seconds, n_prompt
+
+
+def _lora_seconds_per_step(model, vocab_size: int, steps: int) -> float:
+    """Mean seconds of a LoRA training step (forward, backward, AdamW) after one untimed warm-up step.
+
+    Same adapter and batch shape as `ragkit finetune` (LoraSettings): full-length rows of random
+    token ids, since speed does not depend on which tokens they are.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from ragkit.finetune.train import LoraSettings
+
+    lora = LoraSettings()
+    torch.manual_seed(lora.seed)
+    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config)
+    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=lora.lr)
+    ids = torch.randint(0, vocab_size, (lora.batch_size, lora.max_length))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+    peft_model.train()
+
+    def step() -> None:
+        loss = peft_model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    step()  # warm-up: allocator and autograd graph set-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
+def bench_generate_run(
+    model_path: Path | None = None,
+    *,
+    decode_tokens: int = 64,
+    prefill_tokens: int = 1000,
+    lora_steps: int = 3,
+    threads: int | None = None,
+    progress: ProgressFn | None = None,
+) -> dict:
+    """Measure the local (transformers) generator; the cold load dequantizes into a fresh temporary cache."""
+    from ragkit.generation.local import LocalGenerator
+    from ragkit.runtime import apply_defaults
+    from ragkit.settings import load_settings
+
+    apply_defaults()
+    progress = progress or (lambda stage, done, total: None)
+    source = model_path or load_settings().llm_path
+    cache = Path(tempfile.mkdtemp(prefix="ragkit-bench-cache-"))
+    try:
+        progress("cold load", 0, 5)
+        cold = LocalGenerator(source, cache, threads=threads)
+        cold._ensure()
+        load_cold = cold.load_seconds
+        del cold
+        progress("cached load", 1, 5)
+        warm = LocalGenerator(source, cache, threads=threads)
+        model, tok = warm._ensure()
+        load_cached = warm.load_seconds
+        _generate_seconds(model, tok, SHORT_PROMPT, 2)  # warm-up
+        progress("decode", 2, 5)
+        first, short_len = _generate_seconds(model, tok, SHORT_PROMPT, 1)
+        total, _ = _generate_seconds(model, tok, SHORT_PROMPT, decode_tokens)
+        # the first token carries the prompt's prefill; the rest are pure decode steps
+        decode_rate = (decode_tokens - 1) / (total - first) if decode_tokens > 1 and total > first else decode_tokens / total
+        progress("prefill", 3, 5)
+        ttft, long_len = _generate_seconds(model, tok, _prompt_of(tok, prefill_tokens), 1)
+        progress("lora", 4, 5)
+        lora_step = _lora_seconds_per_step(model, model.get_input_embeddings().num_embeddings, lora_steps) if lora_steps > 0 else None
+        progress("done", 5, 5)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    import torch
+
+    from ragkit.finetune.train import LoraSettings
+
+    lora = LoraSettings()
+    return {
+        "load_cold_s": round(load_cold, 3),
+        "load_cached_s": round(load_cached, 3),
+        "decode_tokens_per_s": round(decode_rate, 2),
+        "prefill_tokens_per_s": round(long_len / ttft, 2),
+        "lora_s_per_step": round(lora_step, 3) if lora_step is not None else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "settings": {
+            "model": str(warm.source),
+            "cached_load_from_cache": warm.loaded_from_cache,
+            "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
+            "torch": torch.__version__,
+            "dtype": "float32",
+            "decode_tokens": decode_tokens,
+            "decode_prompt_tokens": short_len,
+            "prefill_prompt_tokens": long_len,
+            "time_to_first_token_s": round(ttft, 3),
+            "lora_steps": lora_steps,
+            "lora": {"rank": lora.rank, "alpha": lora.alpha, "batch_size": lora.batch_size, "max_length": lora.max_length, "target_modules": list(lora.target_modules)},
+        },
+    }
+
+
+def bench_generate(
+    model: Annotated[Optional[Path], typer.Option("--model", help="A GGUF file or model folder (default RAGKIT_LLM_PATH, else the bundled SmolLM2).")] = None,
+    decode_tokens: Annotated[int, typer.Option("--decode-tokens", min=1, help="New tokens generated for the decode rate.")] = 64,
+    prefill_tokens: Annotated[int, typer.Option("--prefill-tokens", min=16, help="Prompt length for the prefill rate.")] = 1000,
+    lora_steps: Annotated[int, typer.Option("--lora-steps", min=0, help="Timed LoRA steps after one warm-up (0: skip).")] = 3,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch threads (default: every core).")] = None,
+    as_json: JsonOpt = True,
+) -> None:
+    """Local generator speed: cold and cached load, decode and prefill tokens/s, LoRA seconds per step."""
+    run(True, lambda: bench_generate_run(model, decode_tokens=decode_tokens, prefill_tokens=prefill_tokens, lora_steps=lora_steps, threads=threads))
+
+
+def register(bench_app: typer.Typer) -> None:
+    """Mount `generate` on the `bench` group (idempotent: build_app may run more than once)."""
+    if not any(c.name == "generate" for c in bench_app.registered_commands):
+        bench_app.command("generate")(bench_generate)

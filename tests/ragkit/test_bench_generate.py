@@ -1,0 +1,39 @@
+"""`ragkit bench generate` with tiny bounds on the real SmolLM2: the SPEC keys, positive figures, one JSON document."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ragkit.cli import build_app
+
+pytestmark = pytest.mark.slow
+
+KEYS = {"load_cold_s", "load_cached_s", "decode_tokens_per_s", "prefill_tokens_per_s", "lora_s_per_step", "settings"}
+
+
+def test_bench_generate_prints_positive_figures():
+    args = ["bench", "generate", "--decode-tokens", "4", "--prefill-tokens", "64", "--lora-steps", "1", "--json"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert KEYS <= set(report)
+    for key in KEYS - {"settings"}:
+        assert isinstance(report[key], (int, float)) and report[key] > 0, key
+    s = report["settings"]
+    assert s["decode_tokens"] == 4 and s["lora_steps"] == 1
+    assert s["cached_load_from_cache"] is True  # the second load read the dequantized copy
+    assert 32 <= s["prefill_prompt_tokens"] <= 96
+    assert s["lora"]["rank"] == 8 and s["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def test_bad_bounds_are_usage_errors_and_generate_is_mounted_once():
+    from ingest.bench import bench_app
+
+    app = build_app()
+    build_app()  # building the app twice must not mount the command twice
+    assert [c.name for c in bench_app.registered_commands].count("generate") == 1
+    bad = CliRunner().invoke(app, ["bench", "generate", "--decode-tokens", "0"])
+    assert bad.exit_code == 2
