@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS pending (
 """
 
 
+UPSERT_DOCUMENT = (
+    "INSERT OR REPLACE INTO documents VALUES "
+    "(:doc_id, :collection, :source, :root, :container, :container_hash, :file_hash, :content_hash,"
+    " :settings_fp, :bytes, :mtime, :doc_type, :status, :last_error, :chunks, :ingested_at)"
+)
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -237,12 +244,7 @@ class Manifest:
             for row in rows:
                 db.execute("DELETE FROM chunks WHERE doc_id = ?", (row.doc_id,))
                 db.execute("INSERT OR REPLACE INTO texts(doc_id, text) VALUES (?, ?)", (row.doc_id, texts.get(row.doc_id, "")))
-                db.execute(
-                    "INSERT OR REPLACE INTO documents VALUES "
-                    "(:doc_id, :collection, :source, :root, :container, :container_hash, :file_hash, :content_hash,"
-                    " :settings_fp, :bytes, :mtime, :doc_type, :status, :last_error, :chunks, :ingested_at)",
-                    row.__dict__,
-                )
+                db.execute(UPSERT_DOCUMENT, row.__dict__)
                 db.executemany(
                     "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -258,12 +260,7 @@ class Manifest:
             return
         with self.transaction() as db:
             for row in rows:
-                db.execute(
-                    "INSERT OR REPLACE INTO documents VALUES "
-                    "(:doc_id, :collection, :source, :root, :container, :container_hash, :file_hash, :content_hash,"
-                    " :settings_fp, :bytes, :mtime, :doc_type, :status, :last_error, :chunks, :ingested_at)",
-                    row.__dict__,
-                )
+                db.execute(UPSERT_DOCUMENT, row.__dict__)
             if bump:
                 self.bump(db, collection)
 

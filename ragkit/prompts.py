@@ -14,8 +14,8 @@ from ragkit.generation.base import Message
 IDK = "I don't know"
 
 INSTRUCTION_WITH_SOURCES = (
-    "You answer questions using only the numbered sources. Reply with the answer alone, in a few words, "
-    "copied from the source, followed by the number of the source in brackets, like: 42 kg [2]. "
+    "You answer questions using only the numbered sources. Reply with the answer alone, in a few words "
+    "copied from the source, then the source number in brackets. "
     f"If the sources do not contain the answer, reply exactly: {IDK}."
 )
 INSTRUCTION_CLOSED = f"Reply with the answer alone, in a few words. If you do not know the answer, reply exactly: {IDK}."
@@ -69,6 +69,6 @@ def parse_citations(text: str, shown: int) -> tuple[str, list[int]]:
 
 def clean_answer(text: str) -> str:
     """Trim run-on output: leading 'Answer:' labels, repeated lines, dangling quotes."""
-    text = re.sub(r"^\s*(answer|a)\s*:\s*", "", text, flags=re.I).strip()
+    text = re.sub(r"^\s*((the\s+)?answer(\s+is)?|a)\s*[:\-]\s*", "", text, flags=re.I).strip()
     first = text.split("\n", 1)[0].strip()
     return first.strip(" \"'")

@@ -36,6 +36,26 @@ def is_loopback(url: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
+def error_detail(resp) -> tuple[str, str | None]:
+    """The server's own error message and code from an error response, else the start of its body.
+
+    OpenAI and llama.cpp send `{"error": {"message", "code"}}`, vLLM `{"message", "code"}`,
+    Ollama `{"error": "..."}`.
+    """
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, str) and err.strip():
+            return err.strip()[:500], None
+        if isinstance(err, dict) and isinstance(err.get("message"), str) and err["message"].strip():
+            code = err.get("code")
+            return err["message"].strip()[:500], code if isinstance(code, str) else None
+    return resp.text[:300], None
+
+
 class OpenAIGenerator:
     """Chat completions over HTTP (httpx); token counts come from the server's `usage`."""
 
@@ -80,9 +100,12 @@ class OpenAIGenerator:
 
     def _json(self, resp) -> dict:
         if resp.status_code >= 400:
-            detail = resp.text[:300]
-            code = "context_overflow" if "context" in detail.lower() and resp.status_code == 400 else "generator_error"
-            raise BackendError(f"the generator at {self.base_url} answered {resp.status_code}: {detail}", code=code)
+            detail, server_code = error_detail(resp)
+            overflow = resp.status_code == 400 and (server_code == "context_length_exceeded" or "context" in detail.lower())
+            raise BackendError(
+                f"the generator at {self.base_url} answered {resp.status_code}: {detail}",
+                code="context_overflow" if overflow else "generator_error",
+            )
         try:
             return resp.json()
         except ValueError as e:
