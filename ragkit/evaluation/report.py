@@ -111,7 +111,7 @@ def bar_chart(methods: dict[str, dict]) -> str:
 
 def frontier_chart(methods: dict[str, dict]) -> str:
     """Accuracy against mean prompt tokens: the cost frontier."""
-    w, h, left, bottom = 640, 320, 60, 40
+    w, h, left, bottom = 760, 320, 60, 40
     pts = [(m, s.get("prompt_tokens_mean") or 0.0, s.get("accuracy") or 0.0) for m, s in methods.items()]
     xmax = max([p[1] for p in pts] + [1.0]) * 1.1
     parts = [f'<svg class="chart" id="frontier-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="accuracy against prompt tokens">']
@@ -123,7 +123,7 @@ def frontier_chart(methods: dict[str, dict]) -> str:
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{tick:g}</text>')
     parts.append(f'<text x="{w - 10}" y="{h - bottom + 14}" font-size="11" text-anchor="end">{xmax:.0f}</text>')
     for i, (m, x, y) in enumerate(pts):
-        cx = left + (x / xmax) * (w - left - 20)
+        cx = left + (x / xmax) * (w - left - 140)
         cy = h - bottom - y * (h - bottom - 20)
         color = PALETTE[i % len(PALETTE)]
         parts.append(f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{color}"><title>{html.escape(m)}: {y:.3f} at {x:.0f} tokens</title></circle>')

@@ -21,6 +21,7 @@ def make_generator(settings: Settings) -> Generator:
             settings.openai_model,
             settings.resolved_openai_api_key,
             allow_remote=settings.allow_remote,
+            context_window=settings.openai_context_window,
         )
     if settings.generator == "llamacpp":
         raise ConfigError(
