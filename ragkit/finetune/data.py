@@ -58,33 +58,45 @@ def raw_examples(kb: "KnowledgeBase", collection: str) -> list[Example]:
     return out
 
 
-_QA_LINE = re.compile(r"Q:\s*(?P<q>.+?)\s*A:\s*(?P<a>.+)", re.S)
-
-
 def synthetic_examples(kb: "KnowledgeBase", collection: str, max_chunks: int = 200, paraphrases: int = 0) -> list[tuple[str, str]]:
-    """QA pairs the configured generator writes from each chunk (a stronger `openai` generator writes better ones)."""
+    """QA pairs the configured generator writes from each chunk (a stronger `openai` generator writes better ones).
+
+    Two short steps suit small models best: write a question the chunk answers, then answer it
+    from that chunk with the same prompt `rag` uses. Pairs whose answer is empty or "I don't
+    know" are dropped; `paraphrases` adds reworded questions (sampled) with the same answer.
+    """
+    from ragkit.abstain import says_unknown
     from ragkit.generation.base import Message
+    from ragkit.prompts import SourceText, build_messages, clean_answer, parse_citations
 
     gen = kb.generator
     pairs: list[tuple[str, str]] = []
     for i, chunk in enumerate(kb.manifest.all_chunks(collection)):
         if i >= max_chunks:
             break
-        for variant in range(1 + paraphrases):
-            ask = "Write one question about a fact in this text, then its short answer." + (
-                " Use different wording from an obvious question." if variant else ""
-            )
-            messages = [
-                Message("system", "You write quiz questions. Format exactly:\nQ: <question>\nA: <short answer>"),
-                Message("user", f"Text:\n{chunk.text[:1500]}\n\n{ask}"),
-            ]
-            done = gen.generate(messages, max_tokens=64, temperature=0.0 if variant == 0 else 0.7)
-            m = _QA_LINE.search(done.text)
-            if m:
-                q, a = m.group("q").strip(), m.group("a").strip().split("\n")[0]
-                if q and a and len(a) < 200:
-                    pairs.append((q, a))
+        ask = [
+            Message("system", "You write one quiz question about a fact stated in the text. Reply with the question only."),
+            Message("user", f"Text:\n{chunk.text[:1500]}\n\nQuestion:"),
+        ]
+        question = _first_line(gen.generate(ask, max_tokens=48).text)
+        if not question.endswith("?"):
+            continue
+        source = [SourceText(n=1, source=str(chunk.metadata.get("source", "")), text=chunk.text[:1500])]
+        answer, _ = parse_citations(clean_answer(gen.generate(build_messages(question, source), max_tokens=32).text), 1)
+        if not answer or says_unknown(answer) or len(answer) > 200:
+            continue
+        pairs.append((question, answer))
+        for _ in range(paraphrases):
+            reword = [Message("system", "Rewrite the question with different words. Reply with the question only."), Message("user", question)]
+            variant = _first_line(gen.generate(reword, max_tokens=48, temperature=0.7).text)
+            if variant.endswith("?") and variant != question:
+                pairs.append((variant, answer))
     return pairs
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().split("\n", 1)[0].strip()
+    return re.sub(r"^(q(uestion)?\s*[:.]\s*)", "", line, flags=re.I).strip()
 
 
 def exclude_eval(examples: list[Example], eval_file: str | Path | None) -> tuple[list[Example], int]:

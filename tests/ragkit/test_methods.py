@@ -177,3 +177,13 @@ def test_remote_server_needs_the_allow_flag():
 
 def test_method_names_match_spec():
     assert list(METHODS) == ["closed-book", "rag", "long-context", "lora", "lora-rag", "self-route"]
+
+
+def test_synthetic_builder_writes_question_answer_pairs(kb):
+    from ragkit.finetune.data import qa_to_examples, synthetic_examples
+
+    pairs = synthetic_examples(kb, "default", max_chunks=3)
+    assert pairs, "the generator wrote no parsable Q:/A: pair from three chunks"
+    assert all(q.strip() and a.strip() for q, a in pairs)
+    examples = qa_to_examples(pairs, "synthetic")
+    assert all(e.kind == "synthetic" and e.question for e in examples)
