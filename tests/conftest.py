@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -83,6 +85,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def loopback_server(cmd: list[str], log_path: Path, ready: Callable[[], bool], name: str, timeout: float = 60) -> Iterator[subprocess.Popen]:
+    """Run a server process in its own session until `ready()`; stop it by its process group at the end."""
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {log_path.read_text(errors='replace')[-2000:]}")
+            if time.time() > deadline:
+                raise RuntimeError(f"{name} did not get ready within {timeout:.0f} s")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory) -> str:
     """`chroma run` on a free 127.0.0.1 port for the session; stopped by its PID."""
@@ -91,33 +126,9 @@ def chroma_server(tmp_path_factory) -> str:
         exe = Path(shutil.which("chroma") or "chroma")
     data = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
-    log = open(data / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(exe), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(data / "db")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma server exited: {(data / 'server.log').read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("chroma server did not start within 60 s")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    cmd = [str(exe), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(data / "db")]
+    with loopback_server(cmd, data / "server.log", lambda: port_open(port), "chroma server"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -16,7 +12,7 @@ from ragkit.errors import BackendError
 from ragkit.generation.base import Message
 from ragkit.generation.openai_compat import OpenAIGenerator
 from ragkit.models import bundled_llm_path
-from tests.conftest import free_port, write_corpus
+from tests.conftest import free_port, loopback_server, write_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -35,32 +31,16 @@ def server(tmp_path_factory) -> str:
         "--model", str(bundled_llm_path()), "--model_alias", MODEL,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX),
     ]  # fmt: skip
-    log = open(logs / "server.log", "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        if proc.poll() is not None:
-            log.close()
-            raise RuntimeError(f"llama_cpp.server exited: {(logs / 'server.log').read_text(errors='replace')[-2000:]}")
+
+    def ready() -> bool:
         try:
-            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
-                break
+            return httpx.get(url + "/v1/models", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.time() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            log.close()
-            raise RuntimeError("llama_cpp.server did not answer /v1/models within 60 s")
-        time.sleep(0.3)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+            return False
+
+    with loopback_server(cmd, logs / "server.log", ready, "llama_cpp.server"):
+        yield url
 
 
 @pytest.fixture
