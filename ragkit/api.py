@@ -21,6 +21,7 @@ class Collection:
         self.kb = kb
         self.name = name
         self._rt = None
+        self._methods: dict = {}
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, home={str(self.kb.settings.home)!r})"
@@ -71,7 +72,10 @@ class Collection:
 
         if not question or not question.strip():
             raise UsageError("the question is empty", code="empty_question")
-        return build_method(method, self._runtime(), adapter).answer(question)
+        key = (method, adapter)
+        if key not in self._methods:  # prepared once: long-context keeps its corpus per revision
+            self._methods[key] = build_method(method, self._runtime(), adapter)
+        return self._methods[key].answer(question)
 
     def available_methods(self) -> list[str]:
         """Every method that can run now (adapter methods only once an adapter exists)."""
@@ -109,9 +113,11 @@ class Collection:
         """Train a LoRA adapter on this collection (see `ragkit finetune`); returns a FinetuneResult."""
         from ragkit.finetune import finetune
 
-        return finetune(
+        result = finetune(
             self.kb, self.name, name=name, data=data, train_qa=train_qa, exclude_eval_file=exclude_eval, steps=steps, epochs=epochs, progress=progress
         )
+        self._methods.clear()  # "the newest adapter" may have changed
+        return result
 
     def evaluate(
         self,

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     rag_context_tokens: int = Field(default=1500, ge=64)
     long_context_tokens: int | None = Field(default=None, ge=256, description="cap below the model window (None: the window)")
     abstain_min_dense: float = Field(default=0.0, ge=0.0, le=1.0)
-    abstain_min_grounded: float = Field(default=0.0, ge=0.0, le=1.0)
+    abstain_min_grounded: float = Field(default=0.5, ge=0.0, le=1.0, description="abstain when less of the answer than this occurs in the sources")
 
     @field_validator("home", "cache_dir", "embed_model", "llm_path", mode="after")
     @classmethod

@@ -73,16 +73,16 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def best_evidence(rt: Runtime, question: str, sources: list[SourceText]) -> dict | None:
-    """The sentence of the shown sources closest to the question (MiniLM cosine)."""
+    """The sentence of the first three shown sources (the most relevant) closest to the question (MiniLM cosine)."""
     candidates: list[tuple[str, SourceText]] = []
-    for s in sources:
+    for s in sources[:3]:
         for sentence in _SENTENCE.split(s.text):
             sentence = sentence.strip()
             if len(sentence) >= 12:
                 candidates.append((sentence, s))
     if not candidates:
         return None
-    candidates = candidates[:400]
+    candidates = candidates[:150]
     emb = rt.kb.embedder
     q = emb.embed_query(question)
     m = emb.embed_documents([c[0] for c in candidates])

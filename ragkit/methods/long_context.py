@@ -17,14 +17,18 @@ class LongContextMethod:
     def __init__(self, rt: Runtime, adapter: AdapterRef | None = None):
         self.rt = rt
         self.adapter = adapter
-        self._token_cache: tuple[int, dict[str, int]] | None = None
+        self._corpus: tuple[int, list, dict[str, str], dict[str, int]] | None = None
 
-    def _doc_tokens(self, texts: dict[str, str]) -> dict[str, int]:
-        """Token counts of every document, cached per collection revision."""
+    def _load_corpus(self):
+        """Indexed documents, their texts and token counts; read once per collection revision."""
         revision = self.rt.store.revision
-        if self._token_cache is None or self._token_cache[0] != revision:
-            self._token_cache = (revision, {d: self.rt.generator.count_tokens(t) for d, t in texts.items()})
-        return self._token_cache[1]
+        if self._corpus is None or self._corpus[0] != revision:
+            manifest = self.rt.kb.manifest
+            docs = [d for d in manifest.documents(self.rt.collection) if d.status == "indexed"]
+            texts = manifest.document_texts([d.doc_id for d in docs])
+            tokens = {d: self.rt.generator.count_tokens(t) for d, t in texts.items()}
+            self._corpus = (revision, docs, texts, tokens)
+        return self._corpus[1:]
 
     def budget(self, question: str) -> int:
         s = self.rt.settings
@@ -36,10 +40,7 @@ class LongContextMethod:
     def answer(self, question: str) -> Answer:
         started = time.perf_counter()
         rt = self.rt
-        manifest = rt.kb.manifest
-        docs = [d for d in manifest.documents(rt.collection) if d.status == "indexed"]
-        texts = manifest.document_texts([d.doc_id for d in docs])
-        tokens = self._doc_tokens(texts)
+        docs, texts, tokens = self._load_corpus()
         # relevance order: the rank of each document's best chunk, then the rest in source order
         hits = rt.retriever.query(question, k=max(rt.settings.fusion_depth, rt.settings.retrieve_k)).hits
         order: list[str] = []

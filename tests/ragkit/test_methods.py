@@ -73,7 +73,8 @@ def test_long_context_never_exceeds_the_window(tiny_home, model_cache):
 
 
 def test_self_route_takes_each_route(tiny_home, model_cache):
-    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
+    # groundedness check off: this case is about routing, not about what the small model says
+    with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16, abstain_min_grounded=0.0) as kb:
         a = kb.collection("default").ask("How many amps does the Osprey 4 draw?", method="self-route")
         assert a.details["route"] == "rag" and not a.abstained
     # evidence so weak rag must abstain: the long-context route answers
