@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
-from ragkit.errors import UsageError
 
 docs_app = typer.Typer(help="See and remove ingested documents.", no_args_is_help=True)
 
@@ -133,4 +132,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(docs_app, name="docs")
 
 
-__all__ = ["register", "UsageError"]
+__all__ = ["register"]

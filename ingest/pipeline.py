@@ -11,16 +11,16 @@ import hashlib
 import logging
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 
 from ingest.chunking import ChunkerConfig
-from ingest.discovery import Duplicate, FoundFile, discover
+from ingest.discovery import Duplicate, discover
 from ingest.parsers.base import ParseLimits
 from ingest.worker import ParsedUnit, WorkResult, init_worker, parse_and_chunk
-from ragkit.embedding import max_seq_length
+from ragkit.embedding import max_seq_length, resolve_embedder_path
 from ragkit.kb import KnowledgeBase
 from ragkit.manifest import DocumentRow, now_iso
 from ragkit.types import FailedItem, IngestReport, SkippedItem, WarningItem
@@ -70,7 +70,7 @@ class SyncPipeline:
         self.collection = collection
         self.workers = max(1, workers or self.settings.workers)
         self.progress = progress or (lambda stage, done, total: None)
-        embed_path, embed_id = _embedder_identity(self.settings.embed_model)
+        embed_path, embed_id = resolve_embedder_path(self.settings.embed_model)
         self.tokenizer_path = str(embed_path)
         self.chunker = ChunkerConfig(
             chunk_tokens=self.settings.chunk_tokens,
@@ -245,7 +245,7 @@ class SyncPipeline:
                 tally.skipped.append(SkippedItem(source=inp.source, reason=reason, message=message))
             if old_rows:  # keep what is stored; remember why this version was not taken
                 note = (result.failure or result.skip)[1]
-                self.kb.manifest.update_rows(self.collection, [_replace(r, last_error=note) for r in old_rows])
+                self.kb.manifest.update_rows(self.collection, [replace(r, last_error=note) for r in old_rows])
             return
         kept_sources: set[str] = set()
         for outcome in result.outcomes:
@@ -280,7 +280,7 @@ class SyncPipeline:
             )
             if old and old.status == "indexed" and old.content_hash == unit.content_hash and old.settings_fp == self.settings_fp and old.container == inp.source:
                 tally.unchanged += 1
-                refreshed.append(_replace(row, ingested_at=old.ingested_at))
+                refreshed.append(replace(row, ingested_at=old.ingested_at))
                 continue
             writer.add(row, unit, is_new=not (old and old.status == "indexed"))
         if refreshed:
@@ -328,18 +328,6 @@ class _GroupWriter:
         self.tally.added += sum(self.new)
         self.tally.updated += len(self.new) - sum(self.new)
         self.rows, self.units, self.new, self.chunks = [], [], [], 0
-
-
-def _replace(row: DocumentRow, **changes) -> DocumentRow:
-    from dataclasses import replace
-
-    return replace(row, **changes)
-
-
-def _embedder_identity(model_path):
-    from ragkit.embedding import resolve_embedder_path
-
-    return resolve_embedder_path(model_path)
 
 
 __all__ = ["SyncPipeline", "Input"]

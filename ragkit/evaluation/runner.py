@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ragkit.errors import NotFound, RagkitError, UsageError
+from ragkit.errors import RagkitError, UsageError
 from ragkit.evalset import EvalQuestion, load_evalset
 from ragkit.evaluation.cache import AnswerCache
 from ragkit.evaluation.scoring import aggregate, by_kind, paired, score_row
@@ -228,4 +228,4 @@ def _judge_one(gen, q: EvalQuestion, response: str) -> float:
     return 1.0 if verdict.startswith("CORRECT") else 0.0
 
 
-__all__ = ["run_eval", "stratified_sample", "winner", "NotFound"]
+__all__ = ["run_eval", "stratified_sample", "winner"]

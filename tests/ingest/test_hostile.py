@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import zipfile
-from pathlib import Path
 
-import pytest
 
 import ragkit
 from ingest.parsers import register_parser

@@ -9,7 +9,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ragkit
 from tests.ingest.test_sync import state
 
 NAMES = ["a.txt", "b.md", "sub/c.txt", "sub/deeper/d.md"]

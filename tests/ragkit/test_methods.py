@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -66,7 +65,6 @@ def test_long_context_never_exceeds_the_window(tiny_home, model_cache):
         assert 1 <= d["documents_in_context"] < 3
         assert 0 < d["corpus_fraction_in_context"] < 1
         assert d["sources_in_context"][0] == "travel-policy.txt"
-        full = kb.collection("default").ask("What is the hotel limit in Lisbon?", method="long-context")
     with ragkit.open(tiny_home, cache_dir=model_cache, max_tokens=16) as kb:
         full = kb.collection("default").ask("What is the hotel limit in Lisbon?", method="long-context")
         assert full.details["documents_in_context"] == 3 and full.details["corpus_fraction_in_context"] == 1.0
