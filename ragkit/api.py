@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ragkit.errors import NotFound, RagkitError, UsageError
-from ragkit.types import Answer, Comparison, DocumentInfo, IngestReport, MethodError, QueryResult
+from ragkit.types import Answer, ChunkInfo, Comparison, DocumentInfo, IngestReport, MethodError, QueryResult
 
 if TYPE_CHECKING:
     from ragkit.kb import KnowledgeBase
@@ -142,6 +142,17 @@ class Collection:
     def document(self, ref: str) -> DocumentInfo:
         """A document by source or doc_id."""
         return self._row(ref).info()
+
+    def chunk(self, chunk_id: str) -> ChunkInfo:
+        """One chunk of this collection by id, with its text and metadata."""
+        self._require()
+        found = self.kb.manifest.chunks_by_id([chunk_id]).get(chunk_id)
+        row = found and self.kb.manifest.document(self.name, doc_id=found.doc_id)
+        if not found or row is None:
+            raise NotFound(f"no chunk {chunk_id!r} in collection {self.name!r}", code="chunk_not_found")
+        return ChunkInfo(
+            chunk_id=found.chunk_id, doc_id=found.doc_id, source=row.source, ordinal=found.ordinal, start=found.start, end=found.end, text=found.text, metadata=found.metadata
+        )
 
     def delete_document(self, ref: str) -> DocumentInfo:
         """Remove a document (by source or doc_id) and all its chunks from every index."""

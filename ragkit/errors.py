@@ -71,3 +71,24 @@ class InputError(RagkitError):
     def __init__(self, message: str, *, code: str | None = None, source: str | None = None):
         super().__init__(message, code=code)
         self.source = source
+
+
+class Unauthorized(RagkitError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(RagkitError):
+    """The key may see the collection but lacks the scope for this action."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class TooLarge(RagkitError):
+    """A request beyond the service's size or count limits."""
+
+    code = "too_large"
+    http_status = 413

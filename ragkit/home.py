@@ -48,6 +48,18 @@ class HomeLayout:
     def lock_file(self) -> Path:
         return self.root / "ragkit.lock"
 
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys.sqlite3"
+
+    @property
+    def jobs(self) -> Path:
+        return self.root / "jobs.sqlite3"
+
+    @property
+    def job_files(self) -> Path:
+        return self.root / "jobs"
+
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -59,7 +71,8 @@ class HomeLock:
         self.path = Path(path)
         self._fd: int | None = None
 
-    def acquire(self, purpose: str) -> None:
+    def acquire(self, purpose: str, hint: str | None = None) -> None:
+        """Take the lock or raise HomeLocked naming the holder; `hint` tells others what to do instead."""
         if self._fd is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,26 +80,25 @@ class HomeLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = self._read_holder(fd)
+            holder, holder_hint = self._read_holder(fd)
             os.close(fd)
+            advice = holder_hint or "Stop that process, use another home, or run a Chroma server (RAGKIT_CHROMA_URL) for concurrent writers"
             raise HomeLocked(
-                f"the home {self.path.parent} is in use by {holder}; embedded Chroma allows one process per "
-                "home at a time. Stop that process, use another home, or run a Chroma server "
-                "(RAGKIT_CHROMA_URL) for concurrent writers"
+                f"the home {self.path.parent} is in use by {holder}; embedded Chroma allows one process per home at a time. {advice}"
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv)[:200], "purpose": purpose}).encode())
+        os.write(fd, json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv)[:200], "purpose": purpose, "hint": hint}).encode())
         os.fsync(fd)
         self._fd = fd
 
     @staticmethod
-    def _read_holder(fd: int) -> str:
+    def _read_holder(fd: int) -> tuple[str, str | None]:
         try:
             os.lseek(fd, 0, os.SEEK_SET)
             info = json.loads(os.read(fd, 4096) or b"{}")
-            return f"process {info.get('pid')} ({info.get('command') or info.get('purpose')})"
+            return f"process {info.get('pid')} ({info.get('command') or info.get('purpose')})", info.get("hint")
         except (OSError, ValueError):
-            return "another process"
+            return "another process", None
 
     def release(self) -> None:
         if self._fd is not None:

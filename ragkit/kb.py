@@ -76,10 +76,10 @@ class KnowledgeBase:
                 self._client = chroma_client(path=self.layout.chroma, url=self.settings.chroma_url)
             return self._client
 
-    def lock_for_writing(self) -> None:
+    def lock_for_writing(self, purpose: str = "embedded Chroma", hint: str | None = None) -> None:
         """In embedded mode, take the home's lock now, before any work is done (fails fast)."""
         if self.embedded:
-            self._lock.acquire("embedded Chroma")
+            self._lock.acquire(purpose, hint)
 
     def store(self, name: str, *, create: bool = False) -> CollectionStore:
         """The storage of a collection; NotFound unless it exists or `create` is set."""

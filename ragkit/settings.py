@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     abstain_min_dense: float = Field(default=0.0, ge=0.0, le=1.0)
     abstain_min_grounded: float = Field(default=0.5, ge=0.0, le=1.0, description="abstain when less of the answer than this occurs in the sources")
 
+    # the HTTP service
+    max_upload_bytes: int = Field(default=512 * MIB, gt=0, description="largest upload request; bigger ones get 413")
+    max_upload_files: int = Field(default=1000, ge=1, description="most files in one upload request")
+    log_format: Literal["text", "json"] = "text"
+
     @field_validator("home", "cache_dir", "embed_model", "llm_path", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

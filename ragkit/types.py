@@ -63,6 +63,17 @@ class DocumentInfo(Model):
     status: str = "indexed"
 
 
+class ChunkInfo(Model):
+    chunk_id: str
+    doc_id: str
+    source: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    metadata: dict[str, Any]
+
+
 class SkippedItem(Model):
     source: str
     reason: str

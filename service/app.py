@@ -1,0 +1,97 @@
+"""create_app(settings): the FastAPI application; nothing is opened until the app starts."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import ragkit
+from ragkit.errors import RagkitError
+from ragkit.settings import Settings, load_settings
+from service.metrics import ServiceMetrics
+from service.observe import RequestObserver, request_id
+from service.routes import answers, collections, jobs, openai, ops
+from service.routes.ops import STATIC
+from service.state import ServiceState
+
+log = logging.getLogger("ragkit.service")
+
+HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def create_app(settings: Settings | None = None, *, auth: bool = True, address: str = "http://127.0.0.1:8000") -> FastAPI:
+    """The service for one home. `auth=False` serves everyone (the `serve` command allows it on loopback only)."""
+    settings = settings or load_settings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        st = ServiceState(settings, auth=auth, address=address, metrics=metrics)
+        try:
+            st.start()
+        except BaseException:
+            st.close()
+            raise
+        app.state.ragkit = st
+        if auth and st.keys.active_count() == 0:
+            log.warning("no API keys in %s: every request will get 401. Create the first one with:  ragkit keys create --admin --home %s", settings.home, settings.home)
+        try:
+            yield
+        finally:
+            st.close()
+
+    app = FastAPI(
+        title="ragkit",
+        version=ragkit.__version__,
+        description="Put private documents within an LLM's reach, and measure which way works best. "
+        "Authenticate with `Authorization: Bearer <key>` (`ragkit keys create`).",
+        lifespan=lifespan,
+    )
+    for router in (ops.router, collections.router, answers.router, jobs.router, openai.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestObserver, metrics=metrics)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """The one place errors become responses: `{"error": {code, message}}`, never a traceback."""
+
+    @app.exception_handler(RagkitError)
+    async def ragkit_error(request: Request, exc: RagkitError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        if exc.http_status >= 500:
+            log.error("%s: %s", exc.code, exc.message)
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        problems = []
+        for err in exc.errors()[:3]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+            problems.append(f"{where}: {err.get('msg')}")
+        return JSONResponse(error_body("invalid_request", "; ".join(problems) or "invalid request"), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error in %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", f"internal error; the server log has the details under request id {request_id.get()}"), status_code=500)

@@ -1,0 +1,203 @@
+"""Long work behind 202s: jobs, evals (reports included) and adapter training; all inherit their collection's visibility."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from ragkit.adapters import AdapterInfo
+from ragkit.clikit import split_list
+from ragkit.errors import NotFound, UsageError
+from ragkit.keys import Principal
+from service.auth import Caller, Readable, Writable
+from service.routes.collections import Accepted, accepted
+from service.state import ServiceState, state
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+MAX_EVALSET_BYTES = 20 * 1000 * 1000
+
+
+class Job(BaseModel):
+    id: str
+    kind: str
+    collection: str
+    state: str = Field(description="queued | running | succeeded | failed | interrupted")
+    progress: float = Field(description="fraction of the work done, 0 to 1")
+    stage: str | None
+    result: Any
+    error: dict[str, str] | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class Eval(Job):
+    methods: list[str] | None
+    limit: int | None
+    report_url: str | None
+
+
+class EvalList(BaseModel):
+    evals: list[Eval]
+
+
+class AdapterList(BaseModel):
+    adapters: list[AdapterInfo]
+
+
+class QAPair(BaseModel):
+    question: str
+    answer: str
+
+
+class TrainAdapter(BaseModel):
+    name: str | None = Field(default=None, description="default: a name made from the date")
+    data: list[str] | str | None = Field(default=None, description="raw, qa, synthetic (list or comma-separated)")
+    steps: int | None = Field(default=None, ge=1, le=100000)
+    train_qa: list[QAPair] | None = Field(default=None, description="question/answer pairs for the `qa` data")
+
+
+def _visible_job(st: ServiceState, principal: Principal, job_id: str, kind: str | None = None) -> dict:
+    """A job the caller may see; 404 otherwise, the same as for a job that does not exist."""
+    try:
+        job = st.jobs.store.get(job_id)
+    except NotFound:
+        job = None
+    if job is None or (kind and job["kind"] != kind) or not principal.sees(job["collection"]):
+        raise NotFound(f"no {kind or 'job'} {job_id!r}", code=f"{kind or 'job'}_not_found")
+    return job
+
+
+def _public(job: dict) -> dict:
+    return {k: v for k, v in job.items() if k != "params"}
+
+
+def _eval(job: dict) -> dict:
+    params = job["params"]
+    done = job["state"] == "succeeded"
+    out = {**_public(job), "methods": params.get("methods"), "limit": params.get("limit"), "report_url": f"/v1/evals/{job['id']}/report.html" if done else None}
+    if done and isinstance(out["result"], dict):
+        out["result"] = {**out["result"], "report": out["report_url"]}
+    return out
+
+
+@router.get("/jobs/{job_id}", response_model=Job)
+def get_job(job_id: str, request: Request, principal: Caller):
+    return _public(_visible_job(state(request), principal, job_id))
+
+
+# -- evals ------------------------------------------------------------------------------------
+
+
+@router.post("/collections/{c}/evals", status_code=202, response_model=Accepted)
+async def submit_eval(c: Writable, request: Request):
+    """Multipart: part `evalset` (JSON Lines), fields `methods`, `adapter`, `limit`. Runs as a job; same questions resume from the cache."""
+    st = state(request)
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        part = form.get("evalset")
+        if not isinstance(part, UploadFile):
+            raise UsageError("send the eval set as a multipart file part named `evalset`", code="invalid_upload")
+        if (part.size or 0) > MAX_EVALSET_BYTES:
+            raise UsageError(f"the eval set is larger than {MAX_EVALSET_BYTES} bytes", code="too_large")
+        data = await part.read()
+        methods = split_list(str(form.get("methods") or "")) or None
+        adapter = str(form.get("adapter") or "") or None
+        limit_field = str(form.get("limit") or "").strip()
+    finally:
+        await form.close()
+    if limit_field and not limit_field.isdigit():
+        raise UsageError(f"limit must be a whole number, not {limit_field!r}")
+    limit = int(limit_field) if limit_field else None
+    return accepted(await run_in_threadpool(_start_eval, st, c, data, methods, adapter, limit))
+
+
+def _start_eval(st: ServiceState, c: str, data: bytes, methods: list[str] | None, adapter: str | None, limit: int | None) -> str:
+    from ragkit.evalset import load_evalset
+    from ragkit.methods import check_method
+
+    for m in methods or []:
+        check_method(m)
+    staging = st.kb.layout.job_files / "incoming"
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=staging, suffix=".jsonl", delete=False) as fh:
+        fh.write(data)
+    tmp = Path(fh.name)
+    try:
+        questions = load_evalset(tmp)  # a malformed line is a 400 now, not a failed job later
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    params = {"methods": methods, "adapter": adapter, "limit": limit, "questions": len(questions)}
+    holder: dict[str, Path] = {}
+
+    def work(job_id: str, progress) -> dict:
+        folder = st.kb.layout.job_files / job_id
+        return st.collection(c).evaluate(holder["path"], methods=methods, adapter=adapter, limit=limit, out=folder, progress=progress)
+
+    job_id = st.jobs.store.add("eval", c, params)
+    folder = st.kb.layout.job_files / job_id
+    folder.mkdir(parents=True, exist_ok=True)
+    holder["path"] = tmp.rename(folder / "evalset.jsonl")
+    st.jobs.enqueue(job_id, work)
+    return job_id
+
+
+@router.get("/collections/{c}/evals", response_model=EvalList)
+def list_evals(c: Readable, request: Request):
+    return EvalList(evals=[_eval(j) for j in state(request).jobs.store.list(c, kind="eval")])
+
+
+@router.get("/evals/{eval_id}", response_model=Eval)
+def get_eval(eval_id: str, request: Request, principal: Caller):
+    return _eval(_visible_job(state(request), principal, eval_id, kind="eval"))
+
+
+@router.get("/evals/{eval_id}/report.html", response_class=FileResponse)
+def eval_report(eval_id: str, request: Request, principal: Caller):
+    st = state(request)
+    job = _visible_job(st, principal, eval_id, kind="eval")
+    path = st.kb.layout.job_files / job["id"] / "report.html"
+    if job["state"] != "succeeded" or not path.exists():
+        raise NotFound(f"eval {eval_id!r} has no report yet (state: {job['state']})", code="report_not_found")
+    return FileResponse(path, media_type="text/html")
+
+
+# -- adapters ---------------------------------------------------------------------------------
+
+
+@router.get("/collections/{c}/adapters", response_model=AdapterList)
+def list_adapters(c: Readable, request: Request):
+    return AdapterList(adapters=state(request).kb.adapters.list(c))
+
+
+@router.post("/collections/{c}/adapters", status_code=202, response_model=Accepted)
+def train_adapter(c: Writable, body: TrainAdapter, request: Request):
+    """Train a LoRA adapter on the collection as a job (`ragkit finetune`)."""
+    st = state(request)
+    data = split_list(body.data) if isinstance(body.data, str) else body.data
+    pairs = [p.model_dump() for p in body.train_qa] if body.train_qa else None
+    if data and "qa" in data and not pairs:
+        raise UsageError("data `qa` needs train_qa: a list of {question, answer}", code="missing_train_qa")
+    params = {"name": body.name, "data": data, "steps": body.steps, "train_qa": len(pairs) if pairs else 0}
+
+    def work(job_id: str, progress) -> dict:
+        qa_path = None
+        if pairs:
+            folder = st.kb.layout.job_files / job_id
+            folder.mkdir(parents=True, exist_ok=True)
+            qa_path = folder / "train_qa.jsonl"
+            qa_path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+        result = st.collection(c).finetune(name=body.name, data=data, train_qa=str(qa_path) if qa_path else None, steps=body.steps, progress=progress)
+        return result.to_dict()
+
+    return accepted(st.jobs.submit("finetune", c, params, work))

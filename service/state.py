@@ -1,0 +1,89 @@
+"""What one running service holds: the knowledge base, keys, jobs, metrics and a write lock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from ragkit.keys import KeyStore
+from ragkit.settings import Settings
+from service.jobs import JobRunner, JobStore
+from service.metrics import ServiceMetrics
+
+if TYPE_CHECKING:
+    from ragkit.api import Collection
+    from ragkit.kb import KnowledgeBase
+
+log = logging.getLogger("ragkit.service")
+
+
+class ServiceState:
+    """Created in the app's lifespan; routes reach it through `state(request)`."""
+
+    def __init__(self, settings: Settings, *, auth: bool, address: str, metrics: ServiceMetrics):
+        from ragkit.kb import KnowledgeBase
+
+        self.settings = settings
+        self.auth = auth
+        self.address = address
+        self.kb: KnowledgeBase = KnowledgeBase(settings)
+        self.keys = KeyStore(self.kb.layout.keys)
+        self.jobs = JobRunner(JobStore(self.kb.layout.jobs), on_finish=self._job_finished)
+        self.metrics = metrics
+        # one writer at a time (uploads, deletes, fine-tunes); reads run alongside
+        self.write_lock = threading.Lock()
+        self.ready = threading.Event()
+        self.warmup_error: str | None = None
+        self._collections: dict[str, Collection] = {}
+        self._guard = threading.Lock()
+
+    def start(self) -> None:
+        """Hold the home (embedded mode), record what a restart interrupted, warm up in the background."""
+        self.kb.lock_for_writing(
+            f"ragkit serve on {self.address}",
+            hint=f"While it runs, upload files through its API (POST {self.address}/v1/collections/<c>/documents), "
+            "or run a Chroma server (RAGKIT_CHROMA_URL) so several processes can write.",
+        )
+        interrupted = self.jobs.store.interrupt_unfinished()
+        if interrupted:
+            log.warning("%d job(s) were interrupted by the last shutdown", interrupted)
+        threading.Thread(target=self._warm_up, name="ragkit-warmup", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.kb.embedder.embed_query("warm up")
+            for name in self.kb.collections():
+                self.kb.store(name)
+        except Exception as e:  # readiness reports it; the server keeps answering what it can
+            log.exception("warm-up failed")
+            self.warmup_error = f"{type(e).__name__}: {e}"
+        self.ready.set()
+
+    def collection(self, name: str) -> "Collection":
+        """One Collection object per name, so prepared methods are shared by requests."""
+        with self._guard:
+            if name not in self._collections:
+                self._collections[name] = self.kb.collection(name)
+            return self._collections[name]
+
+    def forget(self, name: str) -> None:
+        with self._guard:
+            self._collections.pop(name, None)
+
+    def _job_finished(self, job: dict) -> None:
+        self.metrics.jobs.labels(kind=job["kind"], state=job["state"]).inc()
+        if job["kind"] == "ingest" and job["result"]:
+            self.metrics.count_ingest(job["result"])
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.jobs.store.close()
+        self.keys.close()
+        self.kb.close()
+
+
+def state(request: Request) -> ServiceState:
+    return request.app.state.ragkit
