@@ -65,8 +65,11 @@ def build_app() -> typer.Typer:
     from ragkit.cli_keys import register as register_keys
     from service.cli import register as register_serve
 
+    from service.bench import register as register_bench_http
+
     register_keys(app)
     register_serve(app)
+    register_bench_http(bench_app)
     return app
 
 

@@ -181,7 +181,7 @@ def run_eval(
     from ragkit.evaluation.report import write_reports
 
     paths = write_reports(report, folder)
-    return {"methods": summary, "pairs": pairs, "winner": report["winner"], "report": str(paths["html"]), "report_json": str(paths["json"]), "warnings": report["warnings"]}
+    return {"methods": summary, "pairs": pairs, "winner": report["winner"], "report": str(paths["html"]), "report_json": str(paths["json"]), "warnings": report["warnings"], "cached_answers": cached_hits, "seconds": report["seconds"]}
 
 
 def winner(summary: dict[str, dict], pairs: list[dict]) -> dict[str, Any] | None:

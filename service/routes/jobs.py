@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from ragkit.adapters import AdapterInfo
 from ragkit.clikit import split_list
-from ragkit.errors import NotFound, UsageError
+from ragkit.errors import NotFound, RagkitError, UsageError
 from ragkit.keys import Principal
 from service.auth import Caller, Readable, Writable
 from service.routes.collections import Accepted, accepted
@@ -110,6 +110,7 @@ async def submit_eval(c: Writable, request: Request):
         if (part.size or 0) > MAX_EVALSET_BYTES:
             raise UsageError(f"the eval set is larger than {MAX_EVALSET_BYTES} bytes", code="too_large")
         data = await part.read()
+        filename = part.filename or "evalset"
         methods = split_list(str(form.get("methods") or "")) or None
         adapter = str(form.get("adapter") or "") or None
         limit_field = str(form.get("limit") or "").strip()
@@ -118,10 +119,10 @@ async def submit_eval(c: Writable, request: Request):
     if limit_field and not limit_field.isdigit():
         raise UsageError(f"limit must be a whole number, not {limit_field!r}")
     limit = int(limit_field) if limit_field else None
-    return accepted(await run_in_threadpool(_start_eval, st, c, data, methods, adapter, limit))
+    return accepted(await run_in_threadpool(_start_eval, st, c, filename, data, methods, adapter, limit))
 
 
-def _start_eval(st: ServiceState, c: str, data: bytes, methods: list[str] | None, adapter: str | None, limit: int | None) -> str:
+def _start_eval(st: ServiceState, c: str, filename: str, data: bytes, methods: list[str] | None, adapter: str | None, limit: int | None) -> str:
     from ragkit.evalset import load_evalset
     from ragkit.methods import check_method
 
@@ -133,10 +134,10 @@ def _start_eval(st: ServiceState, c: str, data: bytes, methods: list[str] | None
         fh.write(data)
     tmp = Path(fh.name)
     try:
-        questions = load_evalset(tmp)  # a malformed line is a 400 now, not a failed job later
-    except Exception:
+        questions = load_evalset(tmp)  # a malformed line is refused now, not a failed job later
+    except RagkitError as e:  # name the file the client sent, not our staging copy
         tmp.unlink(missing_ok=True)
-        raise
+        raise type(e)(e.message.replace(str(tmp), filename), code=e.code) from None
     params = {"methods": methods, "adapter": adapter, "limit": limit, "questions": len(questions)}
     holder: dict[str, Path] = {}
 
