@@ -41,6 +41,10 @@ CREATE INDEX IF NOT EXISTS jobs_by_collection ON jobs(collection, kind, created_
 
 INTERRUPTED = {"code": "interrupted", "message": "the server stopped while this job was queued or running; submit it again (an eval resumes from its cache)"}
 Progress = Callable[[str, int, int], None]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's progress callback once the server is shutting down."""
 Work = Callable[[str, Progress], Any]
 
 
@@ -150,14 +154,18 @@ class JobRunner:
         last = [0.0]
 
         def progress(stage: str, done: int, total: int) -> None:
+            if self._stopping:  # long work reports progress often: that is where it stops
+                raise JobCancelled(job_id)
             now = time.monotonic()
-            if not self._stopping and (now - last[0] >= 0.5 or done >= total):
+            if now - last[0] >= 0.5 or done >= total:
                 last[0] = now
                 self.store.progress(job_id, stage, done / total if total else 0.0)
 
         try:
             result = work(job_id, progress)
             error = None
+        except JobCancelled:
+            return  # already recorded as interrupted by shutdown()
         except RagkitError as e:
             result, error = None, {"code": e.code, "message": e.message}
         except Exception:  # a job must end in a state, whatever failed inside it
