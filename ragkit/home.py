@@ -53,6 +53,10 @@ class HomeLayout:
         return self.root / "keys.sqlite3"
 
     @property
+    def eval_cache(self) -> Path:
+        return self.root / "evals" / "cache.sqlite3"
+
+    @property
     def jobs(self) -> Path:
         return self.root / "jobs.sqlite3"
 

@@ -113,6 +113,12 @@ class KnowledgeBase:
         import shutil
 
         shutil.rmtree(self.layout.bm25(name), ignore_errors=True)
+        shutil.rmtree(self.layout.adapters(name), ignore_errors=True)  # trained on its text: they go with it
+        from ragkit.evaluation.cache import AnswerCache
+
+        cache = AnswerCache(self.layout.eval_cache)
+        cache.forget(name)
+        cache.close()
         self._stores.pop(name, None)
 
     def worker_pool(self, workers: int, initializer=None):

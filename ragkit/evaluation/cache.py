@@ -33,5 +33,10 @@ class AnswerCache:
                 (key, collection, revision, json.dumps(answer)),
             )
 
+    def forget(self, collection: str) -> int:
+        """Drop every answer of a collection (it is being deleted; a new one of that name starts at revision 0 again)."""
+        with self._lock:
+            return self._conn.execute("DELETE FROM answers WHERE collection = ?", (collection,)).rowcount
+
     def close(self) -> None:
         self._conn.close()

@@ -104,7 +104,7 @@ def run_eval(
         prepared[m] = build_method(m, rt, adapter)  # an adapter method without an adapter stops here, saying how to train one
     judge_gen = _judge(kb) if judge else None
 
-    cache = AnswerCache(kb.layout.root / "evals" / "cache.sqlite3")
+    cache = AnswerCache(kb.layout.eval_cache)
     fingerprint = settings_fingerprint(kb)
     revision = kb.manifest.revision(collection)
     answers: dict[str, list[dict]] = {}

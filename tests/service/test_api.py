@@ -250,3 +250,23 @@ def test_query_answer_compare_return_the_cli_json(live_server: LiveServer):
         assert by_method["lora"]["error"]["code"] == "adapter_not_found"
         assert_error(c.post("/v1/collections/docs/answer", json={"question": "x", "method": "telepathy"}), 400)
         assert_error(c.post("/v1/collections/docs/answer", json={"question": ""}), 422)
+
+
+def test_deleting_a_collection_takes_its_adapters_and_eval_answers_with_it(live_server: LiveServer, tmp_path):
+    from ragkit.evaluation.cache import AnswerCache
+    from ragkit.home import HomeLayout
+
+    layout = HomeLayout(live_server.home)
+    with live_server.client(live_server.admin_key) as c:
+        assert c.post("/v1/collections", json={"name": "doomed"}).status_code == 201
+        c.post("/v1/collections/doomed/documents", files={"files": ("a.txt", b"Doomed facts: the vault code is 4471.")})
+        (layout.adapters("doomed") / "old").mkdir(parents=True)
+        cache = AnswerCache(layout.eval_cache)
+        cache.put("k-doomed", "doomed", 1, {"answer": "4471"})
+        assert c.delete("/v1/collections/doomed").status_code == 200
+        assert cache.get("k-doomed") is None
+        cache.close()
+        assert not layout.adapters("doomed").exists()
+        # a new collection of the same name starts empty
+        assert c.post("/v1/collections", json={"name": "doomed"}).json()["documents"] == 0
+        assert c.delete("/v1/collections/doomed").status_code == 200
