@@ -110,6 +110,11 @@ class JobStore:
             rows = self._exec("SELECT * FROM jobs WHERE collection = ? ORDER BY created_at DESC", (collection,))
         return [self._to_dict(r) for r in rows]
 
+    def forget(self, collection: str) -> list[str]:
+        """Remove the finished jobs of a collection that is being deleted; returns their ids."""
+        rows = self._exec("DELETE FROM jobs WHERE collection = ? AND state NOT IN ('queued', 'running') RETURNING id", (collection,))
+        return [r["id"] for r in rows]
+
     @staticmethod
     def _to_dict(row: sqlite3.Row) -> dict:
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -92,6 +94,8 @@ def delete_collection(c: Administrable, request: Request):
         info = _info(st, c)
         st.kb.drop_collection(c)
         st.forget(c)
+        for job_id in st.jobs.store.forget(c):  # eval sets and reports hold its text too
+            shutil.rmtree(st.kb.layout.job_files / job_id, ignore_errors=True)
     return info
 
 

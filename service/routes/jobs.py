@@ -139,17 +139,11 @@ def _start_eval(st: ServiceState, c: str, filename: str, data: bytes, methods: l
         tmp.unlink(missing_ok=True)
         raise type(e)(e.message.replace(str(tmp), filename), code=e.code) from None
     params = {"methods": methods, "adapter": adapter, "limit": limit, "questions": len(questions)}
-    holder: dict[str, Path] = {}
-
-    def work(job_id: str, progress) -> dict:
-        folder = st.kb.layout.job_files / job_id
-        return st.collection(c).evaluate(holder["path"], methods=methods, adapter=adapter, limit=limit, out=folder, progress=progress)
-
     job_id = st.jobs.store.add("eval", c, params)
-    folder = st.kb.layout.job_files / job_id
+    folder = st.kb.layout.job_files / job_id  # the eval set and the reports live with the job
     folder.mkdir(parents=True, exist_ok=True)
-    holder["path"] = tmp.rename(folder / "evalset.jsonl")
-    st.jobs.enqueue(job_id, work)
+    evalset = tmp.rename(folder / "evalset.jsonl")
+    st.jobs.enqueue(job_id, lambda _id, progress: st.collection(c).evaluate(evalset, methods=methods, adapter=adapter, limit=limit, out=folder, progress=progress))
     return job_id
 
 

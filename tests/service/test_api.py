@@ -260,6 +260,10 @@ def test_deleting_a_collection_takes_its_adapters_and_eval_answers_with_it(live_
     with live_server.client(live_server.admin_key) as c:
         assert c.post("/v1/collections", json={"name": "doomed"}).status_code == 201
         c.post("/v1/collections/doomed/documents", files={"files": ("a.txt", b"Doomed facts: the vault code is 4471.")})
+        evalset = b'{"id": "v", "question": "What is the vault code?", "answer": "4471"}\n'
+        job = c.post("/v1/collections/doomed/evals", files={"evalset": ("v.jsonl", evalset)}, data={"methods": "closed-book"}).json()
+        assert wait_job(c, job["url"])["state"] == "succeeded"
+        assert (layout.job_files / job["id"] / "report.html").exists()
         (layout.adapters("doomed") / "old").mkdir(parents=True)
         cache = AnswerCache(layout.eval_cache)
         cache.put("k-doomed", "doomed", 1, {"answer": "4471"})
@@ -267,6 +271,8 @@ def test_deleting_a_collection_takes_its_adapters_and_eval_answers_with_it(live_
         assert cache.get("k-doomed") is None
         cache.close()
         assert not layout.adapters("doomed").exists()
+        assert not (layout.job_files / job["id"]).exists()
+        assert_error(c.get(job["url"]), 404)
         # a new collection of the same name starts empty
         assert c.post("/v1/collections", json={"name": "doomed"}).json()["documents"] == 0
         assert c.delete("/v1/collections/doomed").status_code == 200
