@@ -17,6 +17,7 @@ from pathlib import Path
 from ragkit.abstain import says_unknown
 from ragkit.evalset import EvalQuestion, load_evalset
 from ragkit.metrics import accuracy
+from ragkit.textnorm import grounded_fraction
 
 
 def policy_answer(details: dict, given: dict, policy: str, g_min: float = 0.0, e_min: float = 0.0) -> tuple[str, bool]:
@@ -27,8 +28,14 @@ def policy_answer(details: dict, given: dict, policy: str, g_min: float = 0.0, e
         return given.get("answer", ""), bool(given.get("abstained"))
     if policy == "raw":
         return raw, says_unknown(raw) or not raw.strip()
-    if policy == "evidence":
-        return (evidence.get("text", ""), False) if evidence else ("", True)
+    if policy == "evidence":  # the best-matching source sentence; abstain when it matches weakly
+        return (evidence["text"], False) if evidence and evidence.get("score", 0) >= e_min else ("", True)
+    if policy == "agree":  # the model's answer when it comes from the evidence sentence, else that sentence
+        if not evidence or evidence.get("score", 0) < e_min:
+            return "", True
+        if raw.strip() and not says_unknown(raw) and grounded_fraction(raw, evidence["text"]) >= g_min:
+            return raw, False
+        return evidence["text"], False
     # fallback: keep a grounded answer; otherwise the evidence sentence when it is strong enough; else abstain
     grounded = details.get("grounded")
     if raw.strip() and not says_unknown(raw) and (grounded is None or grounded >= g_min):
@@ -67,7 +74,9 @@ def main() -> int:
             rows.append((questions[item["id"]], got))
         if not rows:
             continue
-        res = {"n": len(rows), "given": score(rows, policy="given"), "raw": score(rows, policy="raw"), "evidence": score(rows, policy="evidence")}
+        res = {"n": len(rows), "given": score(rows, policy="given"), "raw": score(rows, policy="raw")}
+        res["evidence"] = {f"e{e}": score(rows, policy="evidence", e_min=e) for e in (0.0, 0.3, 0.4, 0.5, 0.6)}
+        res["agree"] = {f"g{g}_e{e}": score(rows, policy="agree", g_min=g, e_min=e) for g in (0.5, 0.67, 0.8, 1.0) for e in (0.5,)}
         res["fallback"] = {f"g{g}_e{e}": score(rows, policy="fallback", g_min=g, e_min=e) for g in (0.5, 0.67, 0.8) for e in (0.3, 0.5, 0.6)}
         out[m] = res
     print(json.dumps(out, indent=1))

@@ -58,7 +58,14 @@ class Settings(BaseSettings):
     rag_context_tokens: int = Field(default=1500, ge=64)
     long_context_tokens: int | None = Field(default=None, ge=256, description="cap below the model window (None: the window)")
     abstain_min_dense: float = Field(default=0.0, ge=0.0, le=1.0)
-    abstain_min_grounded: float = Field(default=0.5, ge=0.0, le=1.0, description="abstain when less of the answer than this occurs in the sources")
+    abstain_min_grounded: float = Field(default=0.5, ge=0.0, le=1.0, description="abstain when less of the answer than this occurs in the sources (answer_policy 'model')")
+    answer_policy: Literal["evidence", "model"] = Field(
+        default="evidence",
+        description="evidence: keep the model's answer when its words come from the source sentence that best matches the question, "
+        "else answer with that sentence, and abstain when no sentence matches well; model: the model's answer, checked by the abstain_* settings",
+    )
+    evidence_min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="cosine (MiniLM) of the best source sentence below which a method with sources abstains")
+    evidence_min_agreement: float = Field(default=0.8, ge=0.0, le=1.0, description="share of the answer's words that must occur in that sentence to keep the model's wording")
 
     # the HTTP service
     max_upload_bytes: int = Field(default=512 * MIB, gt=0, description="largest upload request; bigger ones get 413")

@@ -63,6 +63,7 @@ def settings_fingerprint(kb: "KnowledgeBase") -> dict[str, Any]:
         "rag_context_tokens": s.rag_context_tokens,
         "long_context_tokens": s.long_context_tokens,
         "abstain": [s.abstain_min_dense, s.abstain_min_grounded],
+        "answer_policy": [s.answer_policy, s.evidence_min_score, s.evidence_min_agreement],
         "hybrid_alpha": s.hybrid_alpha,
     }
 
