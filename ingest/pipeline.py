@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-
 from ingest.chunking import ChunkerConfig
 from ingest.discovery import Duplicate, discover
+from ingest.document import Block, ParsedDocument
 from ingest.parsers.base import ParseLimits
 from ingest.worker import ParsedUnit, WorkResult, init_worker, parse_and_chunk
 from ragkit.embedding import max_seq_length, resolve_embedder_path
@@ -46,6 +46,15 @@ class Input:
 
     def read(self) -> bytes:
         return self.data if self.data is not None else self.path.read_bytes()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One text record ingested without a file parser (a BEIR corpus entry): its source, body and title."""
+
+    source: str
+    text: str
+    title: str | None = None
 
 
 @dataclass
@@ -121,6 +130,57 @@ class SyncPipeline:
             inputs.append(Input(source=source, root="upload", size=len(data), data=data))
         return self._run(inputs, tally, len(uploads), prune_roots=None)
 
+    def sync_records(self, records: Iterable[Record], *, root: str = "records", prune: bool = False) -> IngestReport:
+        """Ingest text records (title + body) without file parsers: chunk -> embed -> index, in this process.
+
+        The same sync rules as for files: a record whose title and text are unchanged is skipped
+        without chunking or embedding; with `prune`, documents of `root` not among the records are deleted.
+        """
+        from ingest.worker import chunk_document, chunker_for
+
+        started = time.perf_counter()
+        records = list(records)
+        self.kb.lock_for_writing()
+        store = self.kb.store(self.collection, create=True)
+        manifest = self.kb.manifest
+        start_revision = manifest.revision(self.collection)
+        existing = manifest.documents(self.collection)
+        by_source = {row.source: row for row in existing}
+        tally = _Tally()
+        writer = _GroupWriter(self, store, tally)
+        splitter = chunker_for(self.chunker, self.tokenizer_path)
+        seen: set[str] = set()
+        for done, rec in enumerate(records, 1):
+            self.progress("chunk", done, len(records))
+            if not rec.source or rec.source in seen:
+                message = f"two records have the source {rec.source!r}" if rec.source else "a record has an empty source"
+                tally.failed.append(FailedItem(source=rec.source, error="duplicate_source" if rec.source else "empty_source", message=message))
+                continue
+            seen.add(rec.source)
+            raw = f"{rec.title or ''}\x1f{rec.text}".encode()
+            digest = hashlib.sha256(raw).hexdigest()
+            old = by_source.get(rec.source)
+            if old and old.container_hash == digest and old.settings_fp == self.settings_fp and old.status == "indexed" and old.root == root:
+                tally.unchanged += 1
+                continue
+            unit = chunk_document(record_document(rec, digest), self.collection, root, splitter, self.settings_fp)
+            if unit is None:
+                tally.skipped.append(SkippedItem(source=rec.source, reason="empty", message=f"{rec.source}: no text to index"))
+                continue
+            row = self._row(unit, root=root, container=rec.source, digest=digest, size=len(raw), mtime=None)
+            writer.add(row, unit, is_new=not (old and old.status == "indexed"))
+        writer.flush()
+        if prune:
+            gone = [r.doc_id for r in existing if r.root == root and r.source not in seen]
+            if gone:
+                tally.chunks_deleted += store.delete_documents(gone)
+                tally.deleted += len(gone)
+        if manifest.revision(self.collection) != start_revision:
+            self.progress("bm25", 0, 1)
+            store.rebuild_bm25()
+            self.progress("bm25", 1, 1)
+        return self._report(tally, len(records), started)
+
     # -- the run ---------------------------------------------------------------------------------
 
     def _run(self, inputs: list[Input], tally: _Tally, files_seen: int, prune_roots: set[str] | None) -> IngestReport:
@@ -180,6 +240,9 @@ class SyncPipeline:
             self.progress("bm25", 0, 1)
             store.rebuild_bm25()
             self.progress("bm25", 1, 1)
+        return self._report(tally, files_seen, started)
+
+    def _report(self, tally: _Tally, files_seen: int, started: float) -> IngestReport:
         return IngestReport(
             collection=self.collection,
             files_seen=files_seen,
@@ -193,7 +256,7 @@ class SyncPipeline:
             chunks_added=tally.chunks_added,
             chunks_deleted=tally.chunks_deleted,
             seconds=round(time.perf_counter() - started, 3),
-            revision=manifest.revision(self.collection),
+            revision=self.kb.manifest.revision(self.collection),
         )
 
     def _parse_and_index(self, jobs, store, by_container, by_source, tally: _Tally) -> None:
@@ -260,24 +323,7 @@ class SyncPipeline:
             for w in unit.warnings:
                 tally.warnings.append(WarningItem(source=unit.source, message=w))
             old = by_source.get(unit.source)
-            row = DocumentRow(
-                doc_id=unit.doc_id,
-                collection=self.collection,
-                source=unit.source,
-                root=inp.root,
-                container=inp.source,
-                container_hash=digest,
-                file_hash=unit.file_hash or digest,
-                content_hash=unit.content_hash,
-                settings_fp=self.settings_fp,
-                bytes=inp.size if unit.source == inp.source else unit.chars,
-                mtime=inp.mtime,
-                doc_type=unit.doc_type,
-                status="indexed",
-                last_error=None,
-                chunks=len(unit.chunks),
-                ingested_at=now_iso(),
-            )
+            row = self._row(unit, root=inp.root, container=inp.source, digest=digest, size=inp.size if unit.source == inp.source else unit.chars, mtime=inp.mtime)
             if old and old.status == "indexed" and old.content_hash == unit.content_hash and old.settings_fp == self.settings_fp and old.container == inp.source:
                 tally.unchanged += 1
                 refreshed.append(replace(row, ingested_at=old.ingested_at))
@@ -290,6 +336,39 @@ class SyncPipeline:
             writer.flush()
             tally.chunks_deleted += writer.store.delete_documents(vanished)
             tally.deleted += len(vanished)
+
+    def _row(self, unit: ParsedUnit, *, root: str, container: str, digest: str, size: int, mtime: float | None) -> DocumentRow:
+        """The manifest row of a document about to be indexed."""
+        return DocumentRow(
+            doc_id=unit.doc_id,
+            collection=self.collection,
+            source=unit.source,
+            root=root,
+            container=container,
+            container_hash=digest,
+            file_hash=unit.file_hash or digest,
+            content_hash=unit.content_hash,
+            settings_fp=self.settings_fp,
+            bytes=size,
+            mtime=mtime,
+            doc_type=unit.doc_type,
+            status="indexed",
+            last_error=None,
+            chunks=len(unit.chunks),
+            ingested_at=now_iso(),
+        )
+
+
+def record_document(rec: Record, digest: str) -> ParsedDocument:
+    """A record as a parsed document: the title (a chunk prefix, as a file's title is), the text's paragraphs."""
+    from ingest.parsers.normalize import normalize_line, normalize_text
+    from ingest.parsers.text import split_paragraphs
+
+    title = normalize_line(rec.title or "") or None
+    blocks = tuple(Block(p) for p in split_paragraphs(normalize_text(rec.text or "")))
+    if not blocks and title:  # a title alone is the text
+        blocks, title = (Block(title),), None
+    return ParsedDocument(source=rec.source, doc_type="record", blocks=blocks, title=title, file_hash=digest)
 
 
 class _GroupWriter:
@@ -330,4 +409,4 @@ class _GroupWriter:
         self.rows, self.units, self.new, self.chunks = [], [], [], 0
 
 
-__all__ = ["SyncPipeline", "Input"]
+__all__ = ["SyncPipeline", "Input", "Record"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ingest.chunking import ChunkerConfig, StructuredChunker
+from ingest.document import ParsedDocument
 from ingest.parsers.base import ChildOutcome, ParseLimits
 from ragkit.types import Chunk
 
@@ -108,28 +109,39 @@ def parse_and_chunk(
         result.failure = ("parse_error", f"{container}: {type(e).__name__}: {e}")
         return result
     result.outcomes = list(parsed.outcomes)
-    splitter = StructuredChunker(chunker, _token_counter(tokenizer_path))
+    splitter = chunker_for(chunker, tokenizer_path)
     for doc in parsed.documents:
-        doc_id = doc_id_for(collection, doc.source)
-        text = doc.text
-        base = {"source": doc.source, "root": root}
-        base.update({k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))})
-        chunks = splitter.chunk(doc, doc_id, base)
-        if not chunks:
+        unit = chunk_document(doc, collection, root, splitter, settings_fp)
+        if unit is None:
             result.outcomes.append(ChildOutcome(doc.source, "skipped", "empty", f"{doc.source}: no text to index"))
             continue
-        result.units.append(
-            ParsedUnit(
-                source=doc.source,
-                doc_id=doc_id,
-                doc_type=doc.doc_type,
-                title=doc.title,
-                file_hash=doc.file_hash,
-                content_hash=content_hash_for(text, settings_fp),
-                chars=len(text.encode("utf-8")),
-                text=text,
-                chunks=chunks,
-                warnings=tuple(doc.warnings),
-            )
-        )
+        result.units.append(unit)
     return result
+
+
+def chunker_for(chunker: ChunkerConfig, tokenizer_path: str) -> StructuredChunker:
+    """A chunker that measures in the embedding model's tokens."""
+    return StructuredChunker(chunker, _token_counter(tokenizer_path))
+
+
+def chunk_document(doc: ParsedDocument, collection: str, root: str, splitter: StructuredChunker, settings_fp: str) -> ParsedUnit | None:
+    """One parsed document -> a unit ready to embed, or None when it has no text to index."""
+    doc_id = doc_id_for(collection, doc.source)
+    text = doc.text
+    base = {"source": doc.source, "root": root}
+    base.update({k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))})
+    chunks = splitter.chunk(doc, doc_id, base)
+    if not chunks:
+        return None
+    return ParsedUnit(
+        source=doc.source,
+        doc_id=doc_id,
+        doc_type=doc.doc_type,
+        title=doc.title,
+        file_hash=doc.file_hash,
+        content_hash=content_hash_for(text, settings_fp),
+        chars=len(text.encode("utf-8")),
+        text=text,
+        chunks=chunks,
+        warnings=tuple(doc.warnings),
+    )

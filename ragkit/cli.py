@@ -62,6 +62,9 @@ def build_app() -> typer.Typer:
     from ragkit.bench_generate import register as register_bench_generate
 
     register_bench_generate(bench_app)
+    from ragkit.bench_retrieval import register as register_bench_retrieval
+
+    register_bench_retrieval(bench_app)
     from ragkit.cli_keys import register as register_keys
     from service.cli import register as register_serve
 

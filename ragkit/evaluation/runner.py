@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ragkit.bm25 import SCORING as BM25_SCORING
 from ragkit.errors import RagkitError, UsageError
 from ragkit.evalset import EvalQuestion, load_evalset
 from ragkit.evaluation.cache import AnswerCache
@@ -65,6 +66,8 @@ def settings_fingerprint(kb: "KnowledgeBase") -> dict[str, Any]:
         "abstain": [s.abstain_min_dense, s.abstain_min_grounded],
         "answer_policy": [s.answer_policy, s.evidence_min_score, s.evidence_min_agreement],
         "hybrid_alpha": s.hybrid_alpha,
+        "fusion_depth": s.fusion_depth,
+        "bm25": BM25_SCORING,
     }
 
 

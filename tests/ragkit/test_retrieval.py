@@ -87,3 +87,21 @@ def test_documents_and_delete(col, kb):
     assert kb.store("default").vectors.ids() == kb.manifest.chunk_ids_of_collection("default")
     with pytest.raises(NotFound):
         col.delete_document("support.md")
+
+
+def test_bm25_index_built_with_other_parameters_is_rebuilt(tmp_path):
+    import json
+
+    from ragkit.bm25 import SCORING, BM25Index
+
+    folder = tmp_path / "bm25"
+    BM25Index.build(["a", "b"], ["cats purr when content", "dogs bark at strangers"], revision=3).save(folder)
+    loaded = BM25Index.load(folder)
+    assert loaded is not None and loaded.revision == 3 and [h.chunk_id for h in loaded.search("dogs", 5)] == ["b"]
+    assert (loaded._retriever.k1, loaded._retriever.b) == (SCORING["k1"], SCORING["b"])
+    meta = folder / "ragkit.json"
+    info = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**info, "scoring": {"method": "lucene", "k1": 1.5, "b": 0.75}}))
+    assert BM25Index.load(folder) is None  # the store then rebuilds it from the manifest
+    meta.write_text(json.dumps({k: v for k, v in info.items() if k != "scoring"}))  # saved before parameters were recorded
+    assert BM25Index.load(folder) is None

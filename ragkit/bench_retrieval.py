@@ -1,0 +1,234 @@
+"""`ragkit bench retrieval`: retrieval quality on a BEIR-format data set (nDCG@10, recall@100, MRR@10)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+
+from ragkit.clikit import JsonOpt, progress_bar, run
+from ragkit.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+
+ADAPTS = ("none", "unsupervised", "train")
+DOCS_RANKED = 100  # documents kept per query: enough for recall@100
+
+
+@dataclass(frozen=True)
+class BeirSet:
+    """A BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."""
+
+    folder: Path
+
+    def corpus(self) -> Iterator[tuple[str, str, str]]:
+        """(doc id, title, text) of every corpus record."""
+        for n, rec in _jsonl(self.folder / "corpus.jsonl"):
+            if "_id" not in rec:
+                raise UsageError(f"{self.folder / 'corpus.jsonl'} line {n}: no _id", code="invalid_beir")
+            yield str(rec["_id"]), str(rec.get("title") or ""), str(rec.get("text") or "")
+
+    def queries(self) -> dict[str, str]:
+        """{query id: text}."""
+        out = {}
+        for n, rec in _jsonl(self.folder / "queries.jsonl"):
+            if "_id" not in rec:
+                raise UsageError(f"{self.folder / 'queries.jsonl'} line {n}: no _id", code="invalid_beir")
+            out[str(rec["_id"])] = str(rec.get("text") or "")
+        return out
+
+    def qrels(self, split: str) -> dict[str, dict[str, int]]:
+        """{query id: {doc id: grade}} of a split (a header line is skipped)."""
+        path = self.folder / "qrels" / f"{split}.tsv"
+        if not path.exists():
+            raise UsageError(f"{path} does not exist (qrels of the {split!r} split)", code="invalid_beir")
+        qrels: dict[str, dict[str, int]] = {}
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            parts = line.rstrip("\r").split("\t")
+            if not line.strip() or (n == 1 and not parts[-1].strip().lstrip("-").isdigit()):
+                continue
+            if len(parts) != 3:
+                raise UsageError(f"{path} line {n}: expected query-id<TAB>corpus-id<TAB>score", code="invalid_beir")
+            try:
+                grade = int(parts[2])
+            except ValueError:
+                raise UsageError(f"{path} line {n}: the score {parts[2]!r} is not an integer", code="invalid_beir") from None
+            qrels.setdefault(parts[0], {})[parts[1]] = grade
+        return qrels
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    if not path.exists():
+        raise UsageError(f"{path} does not exist (a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/)", code="invalid_beir")
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UsageError(f"{path} line {n}: not JSON ({e.msg})", code="invalid_beir") from None
+
+
+def collection_name_for(folder: Path) -> str:
+    """A valid collection name from the folder's name (`beir-scifact` -> `beir-scifact`)."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", folder.resolve().name.lower()).strip("-_")
+    name = slug if slug.startswith("beir") else f"beir-{slug}"
+    return name[:63].rstrip("-_") if len(name) >= 3 else "beir"
+
+
+def ingest_beir(kb, beir: BeirSet, collection: str, progress: ProgressFn | None = None):
+    """Sync the corpus into `collection` (source = _id; title and text); unchanged records are not re-embedded."""
+    from ingest.pipeline import Record, SyncPipeline
+
+    records = [Record(source=doc_id, title=title, text=text) for doc_id, title, text in beir.corpus()]
+    return SyncPipeline(kb, collection, progress=progress).sync_records(records, root="beir", prune=True)
+
+
+def rank_documents(fused: list[tuple[str, float]], source_of: dict[str, str], limit: int = DOCS_RANKED) -> list[str]:
+    """Documents in the order of their best chunk (a document's score is its best chunk's score)."""
+    docs: list[str] = []
+    seen: set[str] = set()
+    for chunk_id, _ in fused:
+        source = source_of.get(chunk_id)
+        if source is None or source in seen:
+            continue
+        seen.add(source)
+        docs.append(source)
+        if len(docs) == limit:
+            break
+    return docs
+
+
+def check_adapt(adapt: str) -> None:
+    """A usage error unless `adapt` is `none` (the adapted runs need tune-embeddings, not built yet)."""
+    if adapt not in ADAPTS:
+        raise UsageError(f"--adapt must be one of {', '.join(ADAPTS)}, not {adapt!r}", code="invalid_adapt")
+    if adapt != "none":
+        raise UsageError(
+            f"--adapt {adapt} needs a tuned embedder (`ragkit tune-embeddings`), which is not available yet; use --adapt none",
+            code="not_available",
+        )
+
+
+def bench_retrieval_run(
+    beir_dir: Path,
+    *,
+    mode: str = "hybrid",
+    adapt: str = "none",
+    split: str = "test",
+    home: Path | None = None,
+    collection: str | None = None,
+    progress: ProgressFn | None = None,
+) -> dict:
+    """Ingest a BEIR corpus (into a temporary home unless `home` is given), run a split's queries, score them."""
+    from ragkit.irmetrics import evaluate, judged_queries
+    from ragkit.kb import open_kb
+    from ragkit.metrics import percentile
+    from ragkit.retrieval import MODES, HybridRetriever
+
+    if mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}", code="invalid_mode")
+    check_adapt(adapt)
+    beir = BeirSet(Path(beir_dir))
+    qrels = beir.qrels(split)
+    texts = beir.queries()
+    qids = judged_queries(qrels)
+    if not qids:
+        raise UsageError(f"qrels/{split}.tsv has no query with a relevant document", code="invalid_beir")
+    lost = [q for q in qids if not texts.get(q, "").strip()]
+    if lost:
+        raise UsageError(f"{len(lost)} {split} queries have no text in queries.jsonl (first: {lost[0]!r})", code="invalid_beir")
+    name = collection or collection_name_for(beir.folder)
+    progress = progress or (lambda stage, done, total: None)
+    scratch = Path(tempfile.mkdtemp(prefix="ragkit-bench-beir-")) if home is None else Path(home)
+    try:
+        with open_kb(home=scratch) as kb:
+            ingest = ingest_beir(kb, beir, name, progress)
+            settings = kb.settings
+            source_of = {c.chunk_id: str(c.metadata.get("source", "")) for c in kb.manifest.all_chunks(name)}
+            retriever = HybridRetriever(kb.store(name), kb.embedder, alpha=settings.hybrid_alpha, depth=settings.fusion_depth)
+            # hybrid fuses the top `fusion_depth` chunks of each side, as `query` does; a single
+            # side's order does not depend on depth, so it goes deep enough for 100 documents
+            depth = settings.fusion_depth if mode == "hybrid" else max(settings.fusion_depth, 4 * DOCS_RANKED)
+            retriever.rank(texts[qids[0]], mode=mode, depth=depth)  # warm-up: the model and the BM25 index load
+            run_docs: dict[str, list[str]] = {}
+            latencies: list[float] = []
+            for i, qid in enumerate(qids, 1):
+                t0 = time.perf_counter()
+                ranking = retriever.rank(texts[qid], mode=mode, depth=depth)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                run_docs[qid] = rank_documents(ranking.fused, source_of)
+                progress("queries", i, len(qids))
+            embedder_id = kb.embedder.embedder_id
+    finally:
+        if home is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    scores = {key: round(value, 4) for key, value in evaluate(run_docs, qrels).items()}
+    return {
+        **scores,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "settings": {
+            "mode": mode,
+            "adapt": adapt,
+            "split": split,
+            "queries": len(qids),
+            "documents": len(set(source_of.values())),
+            "chunks": len(source_of),
+            "collection": name,
+            "home": str(home) if home is not None else None,
+            "embedder": embedder_id,
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+            "hybrid_alpha": settings.hybrid_alpha if mode == "hybrid" else None,
+            "fusion_depth": settings.fusion_depth if mode == "hybrid" else None,
+            "chunk_depth": depth,
+            "documents_ranked_mean": round(sum(len(d) for d in run_docs.values()) / len(qids), 1),
+            "document_score": "best chunk",
+            "ingest": {"added": ingest.added, "updated": ingest.updated, "unchanged": ingest.unchanged, "chunks_added": ingest.chunks_added, "seconds": ingest.seconds},
+        },
+        # the unadapted figures; without --adapt they are the run itself
+        "zero_shot": dict(scores),
+    }
+
+
+def bench_retrieval(
+    beir: Annotated[Path, typer.Option("--beir", help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.", exists=True, file_okay=False)],
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")] = "hybrid",
+    adapt: Annotated[str, typer.Option("--adapt", help="none | unsupervised | train (the last two need tune-embeddings: not yet available)")] = "none",
+    split: Annotated[str, typer.Option("--split", help="Which qrels to score: test (default), train or dev.")] = "test",
+    home: Annotated[Optional[Path], typer.Option("--home", help="Keep the ingested corpus in this home and reuse it next time (default: a temporary home).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieval quality on a BEIR data set: nDCG@10, recall@100, MRR@10 and query latency."""
+    with progress_bar(not as_json) as progress:
+        run(as_json, lambda: bench_retrieval_run(beir, mode=mode, adapt=adapt, split=split, home=home, progress=progress), _render)
+
+
+def _render(result: dict) -> None:
+    from rich.console import Console
+
+    s = result["settings"]
+    Console().print(
+        f"{s['mode']} on {s['queries']} {s['split']} queries, {s['documents']} documents ({s['chunks']} chunks): "
+        f"nDCG@10 {result['ndcg@10']:.4f}  recall@100 {result['recall@100']:.4f}  MRR@10 {result['mrr@10']:.4f}  "
+        f"p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms",
+        highlight=False,
+    )
+
+
+def register(bench_app: typer.Typer) -> None:
+    """Mount `retrieval` on the `bench` group (idempotent: build_app may run more than once)."""
+    if not any(c.name == "retrieval" for c in bench_app.registered_commands):
+        bench_app.command("retrieval")(bench_retrieval)
