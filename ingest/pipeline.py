@@ -170,15 +170,8 @@ class SyncPipeline:
             row = self._row(unit, root=root, container=rec.source, digest=digest, size=len(raw), mtime=None)
             writer.add(row, unit, is_new=not (old and old.status == "indexed"))
         writer.flush()
-        if prune:
-            gone = [r.doc_id for r in existing if r.root == root and r.source not in seen]
-            if gone:
-                tally.chunks_deleted += store.delete_documents(gone)
-                tally.deleted += len(gone)
-        if manifest.revision(self.collection) != start_revision:
-            self.progress("bm25", 0, 1)
-            store.rebuild_bm25()
-            self.progress("bm25", 1, 1)
+        gone = [r.doc_id for r in existing if r.root == root and r.source not in seen] if prune else []
+        self._finish(store, gone, tally, start_revision)
         return self._report(tally, len(records), started)
 
     # -- the run ---------------------------------------------------------------------------------
@@ -229,18 +222,22 @@ class SyncPipeline:
         if to_parse:
             self._parse_and_index(to_parse, store, by_container, by_source, tally)
 
+        gone = []
         if prune_roots is not None:
             present = {inp.source for inp in inputs}
             gone = [r.doc_id for r in existing if r.root in prune_roots and r.container not in present]
-            if gone:
-                tally.chunks_deleted += store.delete_documents(gone)
-                tally.deleted += len(gone)
+        self._finish(store, gone, tally, start_revision)
+        return self._report(tally, files_seen, started)
 
-        if manifest.revision(self.collection) != start_revision:
+    def _finish(self, store, gone: list[str], tally: _Tally, start_revision: int) -> None:
+        """Delete what sync found gone, and rebuild BM25 once if anything changed."""
+        if gone:
+            tally.chunks_deleted += store.delete_documents(gone)
+            tally.deleted += len(gone)
+        if self.kb.manifest.revision(self.collection) != start_revision:
             self.progress("bm25", 0, 1)
             store.rebuild_bm25()
             self.progress("bm25", 1, 1)
-        return self._report(tally, files_seen, started)
 
     def _report(self, tally: _Tally, files_seen: int, started: float) -> IngestReport:
         return IngestReport(

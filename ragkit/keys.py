@@ -13,14 +13,12 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from ragkit.errors import NotFound
 from ragkit.home import check_collection_name
 from ragkit.manifest import now_iso
+from ragkit.sqlitefile import SqliteFile
 
 ALL = "*"
 SCOPES = ("read", "write", "admin")
@@ -81,21 +79,10 @@ def _digest(salt: bytes, secret: str) -> bytes:
     return hmac.new(salt, secret.encode(), hashlib.sha256).digest()
 
 
-class KeyStore:
+class KeyStore(SqliteFile):
     """The keys table of one home."""
 
-    def __init__(self, path: Path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = SCHEMA
 
     def create(self, collections: list[str] | None = None, *, write: bool = False, admin: bool = False) -> dict:
         """A new key; the returned dict is the only place its secret ever appears."""

@@ -10,14 +10,13 @@ import json
 import logging
 import secrets
 import sqlite3
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Callable
 
 from ragkit.errors import NotFound, RagkitError
 from ragkit.manifest import now_iso
+from ragkit.sqlitefile import SqliteFile
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +47,10 @@ class JobCancelled(Exception):
 Work = Callable[[str, Progress], Any]
 
 
-class JobStore:
+class JobStore(SqliteFile):
     """The jobs table of a home (its own SQLite file; readable while the server runs)."""
 
-    def __init__(self, path: Path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def _exec(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+    SCHEMA = SCHEMA
 
     def add(self, kind: str, collection: str, params: dict) -> str:
         job_id = f"{kind}-{secrets.token_hex(8)}"
