@@ -59,15 +59,16 @@ def _start_server(home: Path, port: int, log_path: Path) -> subprocess.Popen:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    _stop(proc)
+    stop_server(proc)
     raise BackendError("the server did not become ready within 180 s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen, grace: float = 15) -> None:
+    """Stop a server started in its own session: SIGTERM to its process group, SIGKILL after `grace` seconds."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -143,7 +144,7 @@ def bench_http(
                 url = f"http://127.0.0.1:{port}/v1/collections/{collection}/query"
                 results = [asyncio.run(_level(url, queries, n, seconds, max_requests, k)) for n in levels]
             finally:
-                _stop(proc)
+                stop_server(proc)
         return {
             "route": "POST /v1/collections/{c}/query",
             "collection": collection,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -100,13 +98,9 @@ def loopback_server(cmd: list[str], log_path: Path, ready: Callable[[], bool], n
             time.sleep(0.2)
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        from service.bench import stop_server
+
+        stop_server(proc, grace=10)
         log.close()
 
 

@@ -10,7 +10,6 @@ import time
 import zipfile
 
 import httpx
-import pytest
 
 from tests.service.conftest import LiveServer
 
