@@ -20,7 +20,7 @@ from ingest.discovery import Duplicate, discover
 from ingest.document import Block, ParsedDocument
 from ingest.parsers.base import ParseLimits
 from ingest.worker import ParsedUnit, WorkResult, init_worker, parse_and_chunk
-from ragkit.embedding import max_seq_length, resolve_embedder_path
+from ragkit.embedding import max_seq_length
 from ragkit.kb import KnowledgeBase
 from ragkit.manifest import DocumentRow, now_iso
 from ragkit.types import FailedItem, IngestReport, SkippedItem, WarningItem
@@ -79,7 +79,8 @@ class SyncPipeline:
         self.collection = collection
         self.workers = max(1, workers or self.settings.workers)
         self.progress = progress or (lambda stage, done, total: None)
-        embed_path, embed_id = resolve_embedder_path(self.settings.embed_model)
+        self.embedder = kb.embedder_for(collection) if kb.manifest.has_collection(collection) else kb.embedder
+        embed_path, embed_id = self.embedder.path, self.embedder.embedder_id
         self.tokenizer_path = str(embed_path)
         self.chunker = ChunkerConfig(
             chunk_tokens=self.settings.chunk_tokens,
@@ -392,7 +393,7 @@ class _GroupWriter:
         if not self.rows:
             return
         embed_texts = [c.embed_text for u in self.units for c in u.chunks]
-        matrix = self.pipeline.kb.embedder.embed_documents(embed_texts)
+        matrix = self.pipeline.embedder.embed_documents(embed_texts)
         vectors, offset = {}, 0
         for unit in self.units:
             vectors[unit.doc_id] = matrix[offset : offset + len(unit.chunks)]

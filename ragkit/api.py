@@ -55,7 +55,7 @@ class Collection:
         from ragkit.retrieval import HybridRetriever
 
         store = self.kb.store(self.name)
-        retriever = HybridRetriever(store, self.kb.embedder, alpha=self.kb.settings.hybrid_alpha, depth=self.kb.settings.fusion_depth)
+        retriever = HybridRetriever(store, self.kb.embedder_for(self.name), alpha=self.kb.settings.hybrid_alpha, depth=self.kb.settings.fusion_depth)
         return retriever.query(text, k=k, mode=mode, where=where)
 
     def _runtime(self):

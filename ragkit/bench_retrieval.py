@@ -111,14 +111,71 @@ def rank_documents(fused: list[tuple[str, float]], source_of: dict[str, str], li
 
 
 def check_adapt(adapt: str) -> None:
-    """A usage error unless `adapt` is `none` (the adapted runs need tune-embeddings, not built yet)."""
     if adapt not in ADAPTS:
         raise UsageError(f"--adapt must be one of {', '.join(ADAPTS)}, not {adapt!r}", code="invalid_adapt")
-    if adapt != "none":
-        raise UsageError(
-            f"--adapt {adapt} needs a tuned embedder (`ragkit tune-embeddings`), which is not available yet; use --adapt none",
-            code="not_available",
-        )
+
+
+def adaptation_view(beir: BeirSet, adapt: str, dest: Path) -> Path:
+    """A folder holding only what `--adapt` may read: corpus.jsonl; for `train` also the train
+    queries (id and text, no other query, no metadata) and qrels/train.tsv. Never test data."""
+    dest.mkdir(parents=True, exist_ok=False)
+    shutil.copyfile(beir.folder / "corpus.jsonl", dest / "corpus.jsonl")
+    if adapt == "train":
+        (dest / "qrels").mkdir()
+        shutil.copyfile(beir.folder / "qrels" / "train.tsv", dest / "qrels" / "train.tsv")
+        wanted = set(beir.qrels("train"))
+        with open(dest / "queries.jsonl", "w", encoding="utf-8") as fh:
+            for qid, text in beir.queries().items():
+                if qid in wanted:
+                    fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    return dest
+
+
+def adapt_embedder(kb, collection: str, folder: Path, adapt: str, progress: ProgressFn | None = None) -> dict:
+    """Tune the collection's embedder from an adaptation view (see `adaptation_view`) and switch to it.
+
+    `unsupervised`: pairs made from the collection's own chunks (the corpus); `train`: those plus
+    the train queries, each paired with its judged document.
+    """
+    from ragkit.embedders import tune_embeddings
+
+    pairs_file = None
+    if adapt == "train":
+        view = BeirSet(folder)
+        texts = view.queries()
+        rows = [
+            {"query": texts[qid], "source": doc}
+            for qid, docs in sorted(view.qrels("train").items())
+            for doc, grade in sorted(docs.items())
+            if grade > 0 and texts.get(qid, "").strip()
+        ]
+        pairs_file = folder / "pairs.jsonl"
+        pairs_file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return tune_embeddings(
+        kb, collection, name=f"bench-{adapt}", pairs_file=pairs_file, include_unsupervised=True, progress=progress
+    ).to_dict()
+
+
+def _run_queries(kb, name: str, mode: str, qids: list[str], texts: dict[str, str], progress: ProgressFn) -> tuple[dict[str, list[str]], list[float], int]:
+    """Each query through the normal retrieval; returns (ranked documents per query, latencies ms, chunk depth)."""
+    from ragkit.retrieval import HybridRetriever
+
+    settings = kb.settings
+    source_of = {c.chunk_id: str(c.metadata.get("source", "")) for c in kb.manifest.all_chunks(name)}
+    retriever = HybridRetriever(kb.store(name), kb.embedder_for(name), alpha=settings.hybrid_alpha, depth=settings.fusion_depth)
+    # hybrid fuses the top `fusion_depth` chunks of each side, as `query` does; a single
+    # side's order does not depend on depth, so it goes deep enough for 100 documents
+    depth = settings.fusion_depth if mode == "hybrid" else max(settings.fusion_depth, 4 * DOCS_RANKED)
+    retriever.rank(texts[qids[0]], mode=mode, depth=depth)  # warm-up: the model and the BM25 index load
+    run_docs: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    for i, qid in enumerate(qids, 1):
+        t0 = time.perf_counter()
+        ranking = retriever.rank(texts[qid], mode=mode, depth=depth)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        run_docs[qid] = rank_documents(ranking.fused, source_of)
+        progress("queries", i, len(qids))
+    return run_docs, latencies, depth
 
 
 def bench_retrieval_run(
@@ -131,11 +188,16 @@ def bench_retrieval_run(
     collection: str | None = None,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """Ingest a BEIR corpus (into a temporary home unless `home` is given), run a split's queries, score them."""
+    """Ingest a BEIR corpus (into a temporary home unless `home` is given), run a split's queries, score them.
+
+    With `adapt`, the unadapted run is scored first (`zero_shot`), then the embedder is tuned on
+    an adaptation view of the folder (never the test queries or qrels) and the queries run again.
+    """
+    from ragkit.embedders import switch_embedder
     from ragkit.irmetrics import evaluate, judged_queries
     from ragkit.kb import open_kb
     from ragkit.metrics import percentile
-    from ragkit.retrieval import MODES, HybridRetriever
+    from ragkit.retrieval import MODES
 
     if mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}", code="invalid_mode")
@@ -149,31 +211,28 @@ def bench_retrieval_run(
     lost = [q for q in qids if not texts.get(q, "").strip()]
     if lost:
         raise UsageError(f"{len(lost)} {split} queries have no text in queries.jsonl (first: {lost[0]!r})", code="invalid_beir")
+    if adapt == "train" and split == "train":
+        raise UsageError("--adapt train trains on the train queries: score it on another split", code="invalid_adapt")
     name = collection or collection_name_for(beir.folder)
     progress = progress or (lambda stage, done, total: None)
-    scratch = Path(tempfile.mkdtemp(prefix="ragkit-bench-beir-")) if home is None else Path(home)
+    scratch = Path(tempfile.mkdtemp(prefix="ragkit-bench-beir-"))
+    kept = Path(home) if home is not None else scratch / "home"
+    tuning = None
     try:
-        with open_kb(home=scratch) as kb:
+        with open_kb(home=kept) as kb:
+            if kb.manifest.has_collection(name) and kb.manifest.collection_embedder(name):
+                switch_embedder(kb, name, None, progress=progress)  # the zero-shot run is on the base model
             ingest = ingest_beir(kb, beir, name, progress)
             settings = kb.settings
-            source_of = {c.chunk_id: str(c.metadata.get("source", "")) for c in kb.manifest.all_chunks(name)}
-            retriever = HybridRetriever(kb.store(name), kb.embedder, alpha=settings.hybrid_alpha, depth=settings.fusion_depth)
-            # hybrid fuses the top `fusion_depth` chunks of each side, as `query` does; a single
-            # side's order does not depend on depth, so it goes deep enough for 100 documents
-            depth = settings.fusion_depth if mode == "hybrid" else max(settings.fusion_depth, 4 * DOCS_RANKED)
-            retriever.rank(texts[qids[0]], mode=mode, depth=depth)  # warm-up: the model and the BM25 index load
-            run_docs: dict[str, list[str]] = {}
-            latencies: list[float] = []
-            for i, qid in enumerate(qids, 1):
-                t0 = time.perf_counter()
-                ranking = retriever.rank(texts[qid], mode=mode, depth=depth)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                run_docs[qid] = rank_documents(ranking.fused, source_of)
-                progress("queries", i, len(qids))
-            embedder_id = kb.embedder.embedder_id
+            run_docs, latencies, depth = _run_queries(kb, name, mode, qids, texts, progress)
+            zero_shot = {key: round(value, 4) for key, value in evaluate(run_docs, qrels).items()}
+            if adapt != "none":
+                tuning = adapt_embedder(kb, name, adaptation_view(beir, adapt, scratch / "adapt"), adapt, progress)
+                run_docs, latencies, depth = _run_queries(kb, name, mode, qids, texts, progress)
+            documents, chunks = kb.manifest.stats(name)
+            embedder_id = kb.embedder_for(name).embedder_id
     finally:
-        if home is None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     scores = {key: round(value, 4) for key, value in evaluate(run_docs, qrels).items()}
     return {
         **scores,
@@ -184,11 +243,12 @@ def bench_retrieval_run(
             "adapt": adapt,
             "split": split,
             "queries": len(qids),
-            "documents": len(set(source_of.values())),
-            "chunks": len(source_of),
+            "documents": documents,
+            "chunks": chunks,
             "collection": name,
             "home": str(home) if home is not None else None,
             "embedder": embedder_id,
+            "tuning": tuning,
             "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
             "hybrid_alpha": settings.hybrid_alpha if mode == "hybrid" else None,
@@ -199,14 +259,14 @@ def bench_retrieval_run(
             "ingest": {"added": ingest.added, "updated": ingest.updated, "unchanged": ingest.unchanged, "chunks_added": ingest.chunks_added, "seconds": ingest.seconds},
         },
         # the unadapted figures; without --adapt they are the run itself
-        "zero_shot": dict(scores),
+        "zero_shot": zero_shot,
     }
 
 
 def bench_retrieval(
     beir: Annotated[Path, typer.Option("--beir", help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.", exists=True, file_okay=False)],
     mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")] = "hybrid",
-    adapt: Annotated[str, typer.Option("--adapt", help="none | unsupervised | train (the last two need tune-embeddings: not yet available)")] = "none",
+    adapt: Annotated[str, typer.Option("--adapt", help="none | unsupervised (tune the embedder on the corpus alone) | train (and the train queries)")] = "none",
     split: Annotated[str, typer.Option("--split", help="Which qrels to score: test (default), train or dev.")] = "test",
     home: Annotated[Optional[Path], typer.Option("--home", help="Keep the ingested corpus in this home and reuse it next time (default: a temporary home).")] = None,
     as_json: JsonOpt = False,
@@ -226,6 +286,9 @@ def _render(result: dict) -> None:
         f"p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms",
         highlight=False,
     )
+    if s["adapt"] != "none":
+        z = result["zero_shot"]
+        Console().print(f"zero-shot (base embedder): nDCG@10 {z['ndcg@10']:.4f}  recall@100 {z['recall@100']:.4f}  MRR@10 {z['mrr@10']:.4f}", highlight=False)
 
 
 def register(bench_app: typer.Typer) -> None:

@@ -57,6 +57,9 @@ def build_app() -> typer.Typer:
     from ragkit.cli_eval import register as register_eval
 
     register_eval(app)
+    from ragkit.cli_embedders import register as register_embedders
+
+    register_embedders(app)
     register_bench(app)
     from ingest.bench import bench_app
     from ragkit.bench_generate import register as register_bench_generate

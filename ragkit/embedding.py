@@ -56,8 +56,9 @@ def resolve_embedder_path(model_path: Path | None) -> tuple[Path, str]:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; loaded lazily, once, on first use."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 8):
+    def __init__(self, model_path: Path | None = None, batch_size: int = 8, embedder_id: str | None = None):
         self.path, self.embedder_id = resolve_embedder_path(model_path)
+        self.embedder_id = embedder_id or self.embedder_id
         self.batch_size = batch_size
         self._model = None
         self._tokenizer = None

@@ -44,6 +44,9 @@ class HomeLayout:
     def adapters(self, collection: str) -> Path:
         return self.root / "adapters" / collection
 
+    def embedders(self, collection: str) -> Path:
+        return self.root / "embedders" / collection
+
     @property
     def lock_file(self) -> Path:
         return self.root / "ragkit.lock"

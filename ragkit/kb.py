@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ragkit.errors import NotFound
+from ragkit.errors import ModelError, NotFound
 from ragkit.home import HomeLayout, HomeLock, check_collection_name
 from ragkit.manifest import Manifest
 from ragkit.settings import Settings, load_settings
@@ -30,6 +31,7 @@ class KnowledgeBase:
         self._lock = HomeLock(self.layout.lock_file)
         self._client = None
         self._embedder: SentenceTransformerEmbedder | None = None
+        self._tuned: dict[Path, SentenceTransformerEmbedder] = {}
         self._stores: dict[str, CollectionStore] = {}
         self._pool = None
         self._pool_workers = 0
@@ -45,6 +47,39 @@ class KnowledgeBase:
 
             self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size)
         return self._embedder
+
+    def embedder_for(self, collection: str) -> "SentenceTransformerEmbedder":
+        """The embedder of a collection: its tuned embedder when it was switched to one, else the configured model."""
+        name = self.manifest.collection_embedder(collection)
+        if name is None:
+            return self.embedder
+        folder = self.layout.embedders(collection) / name
+        with self._guard:
+            if folder not in self._tuned:
+                import json
+
+                from ragkit.embedding import SentenceTransformerEmbedder
+
+                record = folder / "ragkit.json"
+                if not record.exists():
+                    raise ModelError(
+                        f"collection {collection!r} uses the tuned embedder {name!r}, but {folder} is missing; "
+                        f"switch back with `ragkit embedders use base -c {collection}`"
+                    )
+                embedder_id = json.loads(record.read_text())["embedder_id"]
+                self._tuned[folder] = SentenceTransformerEmbedder(folder, self.settings.embed_batch_size, embedder_id=embedder_id)
+            return self._tuned[folder]
+
+    def forget_embedder(self, folder) -> None:
+        """Drop a loaded tuned embedder (its folder was replaced)."""
+        with self._guard:
+            self._tuned.pop(folder, None)
+
+    @property
+    def embedders(self):
+        from ragkit.embedders import EmbedderStore
+
+        return EmbedderStore(self)
 
     @property
     def generator(self):
@@ -114,6 +149,7 @@ class KnowledgeBase:
 
         shutil.rmtree(self.layout.bm25(name), ignore_errors=True)
         shutil.rmtree(self.layout.adapters(name), ignore_errors=True)  # trained on its text: they go with it
+        shutil.rmtree(self.layout.embedders(name), ignore_errors=True)
         from ragkit.evaluation.cache import AnswerCache
 
         cache = AnswerCache(self.layout.eval_cache)

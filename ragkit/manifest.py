@@ -177,6 +177,15 @@ class Manifest:
     def has_collection(self, name: str) -> bool:
         return bool(self._query("SELECT 1 FROM collections WHERE name = ?", (name,)))
 
+    def collection_embedder(self, collection: str) -> str | None:
+        """The tuned embedder a collection uses (None: the configured model)."""
+        rows = self._query("SELECT embedder FROM collections WHERE name = ?", (collection,))
+        return (rows[0]["embedder"] or None) if rows else None
+
+    def set_collection_embedder(self, collection: str, name: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE collections SET embedder = ? WHERE name = ?", (name, collection))
+
     def revision(self, collection: str) -> int:
         rows = self._query("SELECT revision FROM collections WHERE name = ?", (collection,))
         return int(rows[0]["revision"]) if rows else 0
@@ -282,6 +291,13 @@ class Manifest:
         )
         for r in rows:
             yield StoredChunk(**{**dict(r), "metadata": json.loads(r["metadata"])})
+
+    def chunks_of(self, doc_id: str) -> list[StoredChunk]:
+        rows = self._query(
+            "SELECT chunk_id, doc_id, ordinal, text, embed_text, start, end, metadata FROM chunks WHERE doc_id = ? ORDER BY ordinal",
+            (doc_id,),
+        )
+        return [StoredChunk(**{**dict(r), "metadata": json.loads(r["metadata"])}) for r in rows]
 
     def chunks_by_id(self, chunk_ids: list[str]) -> dict[str, StoredChunk]:
         out: dict[str, StoredChunk] = {}

@@ -110,6 +110,8 @@ def run_eval(
 
     cache = AnswerCache(kb.layout.eval_cache)
     fingerprint = settings_fingerprint(kb)
+    if kb.manifest.collection_embedder(collection):  # a tuned embedder changes what retrieval hands the model
+        fingerprint["embedder"] = kb.embedder_for(collection).embedder_id
     revision = kb.manifest.revision(collection)
     answers: dict[str, list[dict]] = {}
     cached_hits = 0

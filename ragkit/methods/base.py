@@ -55,7 +55,7 @@ class Runtime:
         if self._retriever is None:
             from ragkit.retrieval import HybridRetriever
 
-            self._retriever = HybridRetriever(self.store, self.kb.embedder, alpha=self.settings.hybrid_alpha, depth=self.settings.fusion_depth)
+            self._retriever = HybridRetriever(self.store, self.kb.embedder_for(self.store.name), alpha=self.settings.hybrid_alpha, depth=self.settings.fusion_depth)
         return self._retriever
 
     @property

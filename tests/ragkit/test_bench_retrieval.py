@@ -127,8 +127,7 @@ def test_bench_retrieval_json(app, tmp_path):
 @pytest.mark.parametrize(
     "args, code",
     [
-        (["--adapt", "train"], "not_available"),
-        (["--adapt", "unsupervised"], "not_available"),
+        (["--adapt", "train", "--split", "train"], "invalid_adapt"),
         (["--adapt", "bogus"], "invalid_adapt"),
         (["--mode", "sparse"], "invalid_mode"),
         (["--split", "validation"], "invalid_beir"),
@@ -139,3 +138,52 @@ def test_bench_retrieval_usage_errors(app, tmp_path, args, code):
     result = CliRunner().invoke(app, ["bench", "retrieval", "--beir", str(beir), "--json", *args])
     assert result.exit_code == 2, result.output
     assert json.loads(result.stdout)["error"]["code"] == code
+
+
+# -- adaptation: tune the embedder, never on test data ---------------------------------------------
+
+
+def test_bench_retrieval_adapt_unsupervised(app, tmp_path):
+    beir = write_beir(tmp_path / "beir-tiny")
+    result = CliRunner().invoke(app, ["bench", "retrieval", "--beir", str(beir), "--adapt", "unsupervised", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    s = report["settings"]
+    assert s["adapt"] == "unsupervised" and s["embedder"].startswith("beir-tiny/bench-unsupervised@")
+    assert s["tuning"]["source"] == "unsupervised" and s["tuning"]["switch"]["chunks"] == s["chunks"]
+    assert set(report["zero_shot"]) == {"ndcg@10", "recall@100", "mrr@10"}
+    assert report["recall@100"] == 1.0 and report["mrr@10"] >= 0.5
+
+
+def test_adaptation_never_reads_test_data(tmp_path):
+    """The adaptation view holds no test query or qrel, and adapting from a copy made without them gives the same model."""
+    import shutil
+
+    import numpy as np
+
+    import ragkit
+    from ragkit.bench_retrieval import BeirSet, adapt_embedder, adaptation_view, ingest_beir
+
+    beir = write_beir(tmp_path / "beir-tiny")
+    view = adaptation_view(BeirSet(beir), "train", tmp_path / "view")
+    files = sorted(str(p.relative_to(view)) for p in view.rglob("*") if p.is_file())
+    assert files == ["corpus.jsonl", "qrels/train.tsv", "queries.jsonl"]
+    assert [json.loads(line) for line in (view / "queries.jsonl").read_text().splitlines()] == [{"_id": "5", "text": QUERIES["5"]}]
+    unsupervised = adaptation_view(BeirSet(beir), "unsupervised", tmp_path / "view-u")
+    assert [p.name for p in unsupervised.iterdir()] == ["corpus.jsonl"]
+
+    # a hand-made copy without the test queries, test qrels or any query metadata
+    bare = tmp_path / "bare"
+    (bare / "qrels").mkdir(parents=True)
+    shutil.copy(beir / "corpus.jsonl", bare / "corpus.jsonl")
+    shutil.copy(beir / "qrels" / "train.tsv", bare / "qrels" / "train.tsv")
+    (bare / "queries.jsonl").write_text(json.dumps({"_id": "5", "text": QUERIES["5"]}) + "\n")
+
+    vectors = []
+    for folder in (view, bare):
+        with ragkit.open(tmp_path / f"home-{folder.name}") as kb:
+            ingest_beir(kb, BeirSet(beir), "beir-tiny")
+            tuning = adapt_embedder(kb, "beir-tiny", folder, "train")
+            assert tuning["source"] == "pairs+unsupervised"
+            vectors.append(kb.embedder_for("beir-tiny").embed_query("How many amps does the Osprey 4 draw?"))
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)
