@@ -1,0 +1,53 @@
+"""benchmarks/ingest_vs_llamaindex.py on five tiny text files: both systems index them, and neither re-indexes them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, write_corpus
+
+FILES = {
+    f"note-{i}.txt": f"Note {i}\n\nThe Kestrel depot number {i} opens at {7 + i}:00 and keeps {i * 12} drills in stock.\n"
+    for i in range(5)
+}
+
+
+def load_benchmark():
+    path = ROOT / "benchmarks" / "ingest_vs_llamaindex.py"
+    spec = importlib.util.spec_from_file_location("ingest_vs_llamaindex", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_compares_both_systems_on_the_same_files(tmp_path, capsys):
+    folder = write_corpus(tmp_path / "files", FILES)
+    work = tmp_path / "work"
+    out = tmp_path / "result.json"
+    threads_before = torch.get_num_threads()
+
+    assert load_benchmark().main([str(folder), "--out", str(out), "--workdir", str(work), "--threads", "1"]) == 0
+
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert json.loads(capsys.readouterr().out) == result
+    assert {"files", "ragkit", "llamaindex", "embed_only_s", "speedup", "versions", "machine", "date"} <= result.keys()
+    rk, li = result["ragkit"], result["llamaindex"]
+    assert {"seconds", "chunks", "chunks_per_s", "files_per_s", "noop_seconds"} <= rk.keys()
+    assert {"seconds", "nodes", "nodes_per_s", "files_per_s", "noop_seconds", "num_workers", "chunk_size", "chunk_overlap"} <= li.keys()
+    assert result["files"] == 5
+    assert rk["chunks"] > 0 and rk["failed"] == 0
+    assert li["nodes"] > 0 and li["stored"] == li["nodes"] and li["documents"] == 5
+    # the second run found every file unchanged and embedded nothing
+    assert rk["noop_unchanged"] == 5
+    assert li["noop_nodes"] == 0
+    assert (li["chunk_size"], li["chunk_overlap"]) == (rk["chunk_tokens"], rk["chunk_overlap"])
+    assert result["speedup"] == pytest.approx(li["seconds"] / rk["seconds"], rel=0.01)
+    assert result["machine"]["torch_threads"] == 1
+    assert result["versions"]["llama-index-core"] and result["versions"]["llama-index-vector-stores-chroma"]
+    assert list(work.iterdir()) == []  # the temporary homes are gone
+    assert torch.get_num_threads() == threads_before  # the process-wide pool is put back
