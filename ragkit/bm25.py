@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -46,7 +47,11 @@ class BM25Index:
         self._retriever = retriever
         self.chunk_ids = chunk_ids
         self.revision = revision
-        self._position = {cid: i for i, cid in enumerate(chunk_ids)}
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        """chunk_id -> row, built on the first filtered query (a dict of every id is ~100 MB at 1M chunks)."""
+        return {cid: i for i, cid in enumerate(self.chunk_ids)}
 
     @classmethod
     def build(cls, chunk_ids: list[str], texts: list[str], revision: int) -> "BM25Index":
@@ -105,10 +110,7 @@ class BM25Index:
             if not mask.any():
                 return []
         k = min(k, len(self.chunk_ids))
-        docs, scores = self._retriever.retrieve(known, k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        hits = []
-        for pos, score in zip(docs[0], scores[0]):
-            if score <= 0:
-                continue
-            hits.append(LexicalHit(self.chunk_ids[int(pos)], float(score)))
-        return hits
+        # n_threads=0 scores in this thread: 1 started a one-worker thread pool for every query
+        docs, scores = self._retriever.retrieve(known, k=k, show_progress=False, weight_mask=mask, n_threads=0)
+        ids = self.chunk_ids
+        return [LexicalHit(ids[pos], score) for pos, score in zip(docs[0].tolist(), scores[0].tolist()) if score > 0]
