@@ -2,6 +2,7 @@
 # The examples/ benchmark of record: every example question, every method, into docs/results/eval-examples.
 # Resumable: re-running skips the ingest (unchanged), reuses the adapter and the eval answer cache.
 #   benchmarks/examples_eval.sh [STEPS]    (adapter training steps, default 30)
+#   METHODS=closed-book,rag benchmarks/examples_eval.sh    runs a subset (the cache keeps it for the full run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-30}
@@ -9,6 +10,7 @@ HOME_DIR=.demo-home
 OUT=docs/results/eval-examples
 WORK=out/eval-examples-record
 PY=.venv/bin/python
+METHODS=${METHODS:-closed-book,rag,long-context,lora,lora-rag,self-route}
 export DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p $WORK $OUT
 $PY -m ragkit.cli ingest examples/corpus -c examples --home $HOME_DIR --prune --json > $WORK/ingest.json
@@ -18,9 +20,10 @@ if ! $PY -m ragkit.cli adapters list -c examples --home $HOME_DIR --json | grep 
     --exclude-eval examples/evalset.jsonl --json > $WORK/finetune.json
 fi
 $PY -m ragkit.cli eval examples/evalset.jsonl -c examples --home $HOME_DIR --adapter record \
-  --methods closed-book,rag,long-context,lora,lora-rag,self-route --out $OUT --json > $WORK/eval.json
+  --methods "$METHODS" --out $OUT --json > $WORK/eval.json
 {
   echo "command: benchmarks/examples_eval.sh $STEPS"
+  echo "methods: $METHODS"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "machine: $(nproc) cores, $(uname -m), no GPU; $($PY -c 'import torch; print("torch", torch.__version__)')"
   echo "settings: defaults (answer_policy evidence; full model window for long-context)"
