@@ -56,9 +56,14 @@ def resolve_embedder_path(model_path: Path | None) -> tuple[Path, str]:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; loaded lazily, once, on first use."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 8, embedder_id: str | None = None):
+    def __init__(self, model_path: Path | None = None, batch_size: int = 8, embedder_id: str | None = None, runtime: str = "torch"):
         self.path, self.embedder_id = resolve_embedder_path(model_path)
         self.embedder_id = embedder_id or self.embedder_id
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"embed_runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        self.runtime = runtime
+        if runtime != "torch":  # other vectors: documents embedded before are re-embedded on the next ingest
+            self.embedder_id += f"+{runtime}"
         self.batch_size = batch_size
         self._model = None
         self._tokenizer = None
@@ -79,7 +84,9 @@ class SentenceTransformerEmbedder:
             model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         except Exception as e:  # any loading failure is a model error naming the folder
             raise ModelError(f"could not load embedding model from {self.path}: {e}") from e
-        log.info("loaded embedding model %s", self.path)
+        if self.runtime == "int8":
+            model = quantize_int8(model)
+        log.info("loaded embedding model %s (%s)", self.path, self.runtime)
         return model
 
     @property
@@ -153,6 +160,22 @@ class _OneTorchThread:
 
 
 _ONE_THREAD = _OneTorchThread()
+
+
+RUNTIMES = ("torch", "int8")
+
+
+def quantize_int8(model):
+    """Dynamic int8 quantisation of the linear layers, one scale per output channel (per-tensor
+    scales moved MiniLM's vectors to a mean cosine of 0.93 with fp32; per channel, 0.98)."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
 
 def max_seq_length(path: Path) -> int:

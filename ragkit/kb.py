@@ -45,7 +45,7 @@ class KnowledgeBase:
         if self._embedder is None:
             from ragkit.embedding import SentenceTransformerEmbedder
 
-            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size)
+            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size, runtime=self.settings.embed_runtime)
         return self._embedder
 
     def embedder_for(self, collection: str) -> "SentenceTransformerEmbedder":
@@ -67,7 +67,9 @@ class KnowledgeBase:
                         f"switch back with `ragkit embedders use base -c {collection}`"
                     )
                 embedder_id = json.loads(record.read_text())["embedder_id"]
-                self._tuned[folder] = SentenceTransformerEmbedder(folder, self.settings.embed_batch_size, embedder_id=embedder_id)
+                self._tuned[folder] = SentenceTransformerEmbedder(
+                    folder, self.settings.embed_batch_size, embedder_id=embedder_id, runtime=self.settings.embed_runtime
+                )
             return self._tuned[folder]
 
     def forget_embedder(self, folder) -> None:

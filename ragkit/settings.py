@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, description="chunk budget in embedding-model tokens")
     chunk_overlap: int = Field(default=24, ge=0)
     embed_batch_size: int = Field(default=8, ge=1, description="sentences per forward pass; small batches pad less and ran fastest on CPU")
+    embed_runtime: Literal["torch", "int8"] = Field(
+        default="torch", description="int8: the model's linear layers dynamically quantised (faster on CPU, vectors differ slightly)"
+    )
     parse_timeout_s: float = Field(default=120.0, gt=0)
     workers: int = Field(default=2, ge=1)
     archive_max_members: int = Field(default=2000, ge=1)
