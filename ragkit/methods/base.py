@@ -103,7 +103,8 @@ def evidence_answer(text: str, evidence: dict | None, citations: list[Citation],
     if evidence is None or evidence["score"] < s.evidence_min_score:
         info.update(abstain_reason="weak_evidence", answer_from=None)
         return IDK, True, citations
-    if text.strip() and not says_unknown(text) and grounded_fraction(text, evidence["text"]) >= s.evidence_min_agreement:
+    agreement = grounded_fraction(text, evidence["text"])  # None: the answer has no content word to check
+    if text.strip() and not says_unknown(text) and agreement is not None and agreement >= s.evidence_min_agreement:
         info.update(abstain_reason=None, answer_from="model")
         return text, False, citations
     src = next(x for x in sources if x.n == evidence["n"])

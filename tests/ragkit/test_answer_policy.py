@@ -46,3 +46,10 @@ def test_weak_or_missing_evidence_means_abstain():
         answer, abstained, citations, info = run("Blue.", evidence)
         assert (answer, abstained, citations) == (IDK, True, SHOWN)
         assert info["abstain_reason"] == "weak_evidence"
+
+
+def test_an_answer_without_content_words_gets_the_sentence():
+    # only stop words and a citation mark: nothing to check against the evidence (a lora-rag answer on wiki-newpages bio)
+    for text in ("It is the [1].", "[1]"):
+        answer, abstained, _, info = run(text, {"text": "At full load it draws 2.8 A.", "n": 1, "source": "osprey.md", "score": 0.6})
+        assert answer == "At full load it draws 2.8 A." and not abstained and info["answer_from"] == "evidence"
