@@ -49,7 +49,7 @@ def test_weak_or_missing_evidence_means_abstain():
 
 
 def test_an_answer_without_content_words_gets_the_sentence():
-    # only stop words and a citation mark: nothing to check against the evidence (a lora-rag answer on wiki-newpages bio)
-    for text in ("It is the [1].", "[1]"):
+    # only stop words: nothing to check against the evidence (a lora-rag answer on wiki-newpages bio)
+    for text in ("It is.", "The."):  # grounded_fraction is None for these
         answer, abstained, _, info = run(text, {"text": "At full load it draws 2.8 A.", "n": 1, "source": "osprey.md", "score": 0.6})
         assert answer == "At full load it draws 2.8 A." and not abstained and info["answer_from"] == "evidence"
