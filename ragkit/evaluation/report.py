@@ -47,6 +47,14 @@ def winner_sentence(report: dict) -> str:
     )
 
 
+def embedder_line(report: dict) -> list[str]:
+    """A line naming a tuned embedder (and whether it is stale); nothing for the base model."""
+    used = report.get("embedder") or {}
+    if used.get("name", "base") == "base":
+        return []
+    return [f"- embedder: tuned `{used['name']}` ({used['id']}){' — stale: trained before the collection last changed' if used.get('stale') else ''}"]
+
+
 def to_markdown(report: dict) -> str:
     methods = report["methods"]
     lines = [
@@ -57,6 +65,7 @@ def to_markdown(report: dict) -> str:
         f"- eval set: `{report['evalset']}` ({len(report['questions'])} of {report['questions_in_evalset']} questions)",
         f"- generator: {report['generator']['kind']} / {report['generator']['model']} (remote: {str(report['generator']['remote']).lower()})",
         f"- collection revision {report['collection_revision']}; created {report['created_at']}",
+        *embedder_line(report),
         "",
         "| method | " + " | ".join(label for _, label in COLUMNS) + " |",
         "|---|" + "---|" * len(COLUMNS),

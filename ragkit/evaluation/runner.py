@@ -110,8 +110,11 @@ def run_eval(
 
     cache = AnswerCache(kb.layout.eval_cache)
     fingerprint = settings_fingerprint(kb)
-    if kb.manifest.collection_embedder(collection):  # a tuned embedder changes what retrieval hands the model
-        fingerprint["embedder"] = kb.embedder_for(collection).embedder_id
+    tuned = kb.manifest.collection_embedder(collection)
+    embedder_used = {"name": "base", "id": kb.embedder_for(collection).embedder_id, "stale": False}
+    if tuned:  # a tuned embedder changes what retrieval hands the model
+        fingerprint["embedder"] = embedder_used["id"]
+        embedder_used.update(name=tuned, stale=kb.embedders.get(collection, tuned).stale)
     revision = kb.manifest.revision(collection)
     answers: dict[str, list[dict]] = {}
     cached_hits = 0
@@ -162,6 +165,7 @@ def run_eval(
         "questions_in_evalset": total_questions,
         "limit": limit,
         "settings": fingerprint,
+        "embedder": embedder_used,
         "generator": {"kind": kb.settings.generator, "model": kb.generator.model_id, "remote": bool(kb.generator.remote)},
         "environment": {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine()},
         "warnings": [f"source not indexed: {s}" for s in warnings],

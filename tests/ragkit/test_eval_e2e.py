@@ -60,6 +60,7 @@ def test_every_method_report_files_and_fields(setup, model_cache):
     assert all({"a", "b", "diff", "p_value"} <= set(p) for p in result["pairs"])
     report = json.loads((out / "report.json").read_text())
     assert report["generator"] == {"kind": "local", "model": "SmolLM2-135M-Instruct.Q4_1", "remote": False}
+    assert report["embedder"] == {"name": "base", "id": "all-MiniLM-L6-v2", "stale": False}
     assert {"python", "platform"} <= set(report["environment"])
     assert len(report["questions"]) == 4
     q1 = report["questions"][0]["results"]["rag"]

@@ -168,3 +168,12 @@ def test_cli_tune_embeddings_and_embedders(corpus, home):
     assert used.exit_code == 0 and json.loads(used.stdout)["embedder"] == "base"
     missing = runner.invoke(app, ["embedders", "use", "nope", "-c", "tiny", "--home", str(home), "--json"])
     assert missing.exit_code == 1 and json.loads(missing.stdout)["error"]["code"] == "embedder_not_found"
+
+
+def test_reports_name_a_tuned_embedder_and_its_staleness():
+    from ragkit.evaluation.report import embedder_line
+
+    assert embedder_line({"embedder": {"name": "base", "id": "all-MiniLM-L6-v2", "stale": False}}) == []
+    assert embedder_line({}) == []  # reports written before embedders were recorded
+    line = embedder_line({"embedder": {"name": "t1", "id": "tiny/t1@abc", "stale": True}})
+    assert line == ["- embedder: tuned `t1` (tiny/t1@abc) — stale: trained before the collection last changed"]
