@@ -292,6 +292,19 @@ class Manifest:
         for r in rows:
             yield StoredChunk(**{**dict(r), "metadata": json.loads(r["metadata"])})
 
+    def chunk_embed_texts(self, collection: str) -> tuple[list[str], list[str]]:
+        """(chunk ids, embed texts) of a collection in the `all_chunks` order: what BM25 is built from,
+        without the texts shown to readers or the decoded metadata (half the memory at 10^5-10^6 chunks)."""
+        ids: list[str] = []
+        texts: list[str] = []
+        with self._lock:
+            for chunk_id, embed_text in self._conn.execute(
+                "SELECT chunk_id, embed_text FROM chunks WHERE collection = ? ORDER BY rowid", (collection,)
+            ):
+                ids.append(chunk_id)
+                texts.append(embed_text)
+        return ids, texts
+
     def chunks_of(self, doc_id: str) -> list[StoredChunk]:
         rows = self._query(
             "SELECT chunk_id, doc_id, ordinal, text, embed_text, start, end, metadata FROM chunks WHERE doc_id = ? ORDER BY ordinal",

@@ -108,10 +108,7 @@ class CollectionStore:
 
     def rebuild_bm25(self, revision: int | None = None) -> BM25Index:
         revision = self.revision if revision is None else revision
-        ids, texts = [], []
-        for chunk in self.manifest.all_chunks(self.name):
-            ids.append(chunk.chunk_id)
-            texts.append(chunk.embed_text)
+        ids, texts = self.manifest.chunk_embed_texts(self.name)
         index = BM25Index.build(ids, texts, revision)
         index.save(self.layout.bm25(self.name))
         log.info("BM25 index of %s rebuilt: %d chunks, revision %d", self.name, len(ids), revision)
