@@ -30,12 +30,16 @@ class LongContextMethod:
             self._corpus = (revision, docs, texts, tokens)
         return self._corpus[1:]
 
-    def budget(self, question: str) -> int:
+    def prompt_limit(self) -> int:
+        """Prompt tokens allowed: the window (or the long_context_tokens cap) less the answer budget."""
         s = self.rt.settings
         gen = self.rt.generator
         window = gen.context_window if s.long_context_tokens is None else min(gen.context_window, s.long_context_tokens)
-        skeleton = gen.count_message_tokens(build_messages(question, []))
-        return window - s.max_tokens - skeleton - 16
+        return window - s.max_tokens
+
+    def budget(self, question: str) -> int:
+        skeleton = self.rt.generator.count_message_tokens(build_messages(question, []))
+        return self.prompt_limit() - skeleton - 16
 
     def answer(self, question: str) -> Answer:
         started = time.perf_counter()
@@ -66,6 +70,7 @@ class LongContextMethod:
                     shown.append(SourceText(n=1, source=source_of[doc_id], text=text))
                     used += kept + per_doc_overhead
                     truncated = source_of[doc_id]
+        shown, truncated = self._fit(question, shown, truncated)
         corpus_tokens = sum(tokens.values())
         context_tokens = sum(rt.generator.count_tokens(s.text) for s in shown)
         details = {
@@ -79,6 +84,28 @@ class LongContextMethod:
         }
         top_dense = max((h.metadata.get("dense_score", 0.0) for h in hits), default=0.0)
         return generate_answer(rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started)
+
+    def _fit(self, question: str, shown: list[SourceText], truncated: str | None) -> tuple[list[SourceText], str | None]:
+        """Check the packed prompt as the model will see it and drop documents from the end until it fits.
+
+        Packing adds per-document estimates; the source headers and the tokens where documents
+        meet can add up past them (on the example corpus, 20 documents came to 8,212 prompt tokens
+        against 8,128 allowed), so the exact count has the last word.
+        """
+        limit = self.prompt_limit()
+        gen = self.rt.generator
+        over = gen.count_message_tokens(build_messages(question, shown)) - limit
+        while shown and over > 0:
+            if len(shown) == 1:  # one document: cut it shorter, by what is over and a margin
+                only = shown[0]
+                doc_id = next(d.doc_id for d in self._load_corpus()[0] if d.source == only.source)
+                text, _ = self._cut_at_chunk(doc_id, gen.count_tokens(only.text) - over - 16)
+                shown = [SourceText(n=1, source=only.source, text=text)] if text else []
+                truncated = only.source
+            else:
+                shown = shown[:-1]
+            over = gen.count_message_tokens(build_messages(question, shown)) - limit if shown else 0
+        return shown, truncated
 
     def _cut_at_chunk(self, doc_id: str, budget: int) -> tuple[str, int]:
         """The longest prefix of a document, ending at a chunk boundary, that fits the budget."""
