@@ -130,6 +130,8 @@ class EmbedderStore:
         using = self.in_use(collection)
         out = []
         for rec in sorted(root.glob(f"*/{RECORD}")):
+            if rec.parent.name.startswith("."):  # a `.partial` folder a killed run left behind
+                continue
             data = json.loads(rec.read_text())
             data.update(path=str(rec.parent), stale=int(data.get("revision", -1)) != revision, in_use=data.get("name") == using)
             out.append(EmbedderInfo(**{k: data.get(k) for k in EmbedderInfo.model_fields if k in data}))
