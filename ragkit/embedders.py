@@ -187,7 +187,6 @@ def unsupervised_pairs(chunks: Iterable[StoredChunk], seed: int = 0, keep_senten
         sentence = rng.choice(found)
         passage = c.embed_text if rng.random() < keep_sentence else c.embed_text.replace(sentence, " ").strip()
         pairs.append(Pair(sentence, passage))
-    rng.shuffle(pairs)
     return pairs
 
 

@@ -50,6 +50,16 @@ Unresolved tickets escalate to Marta Quintela after 48 hours.
 }
 
 
+def load_benchmark(name: str):
+    """A script of benchmarks/ as a module (they are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_corpus(folder: Path, files: dict[str, str] = TINY_CORPUS) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 import torch
 
-from tests.conftest import ROOT, write_corpus
+from tests.conftest import load_benchmark, write_corpus
 
 FILES = {
     f"note-{i}.txt": f"Note {i}\n\nThe Kestrel depot number {i} opens at {7 + i}:00 and keeps {i * 12} drills in stock.\n"
     for i in range(5)
 }
-
-
-def load_benchmark():
-    path = ROOT / "benchmarks" / "ingest_vs_llamaindex.py"
-    spec = importlib.util.spec_from_file_location("ingest_vs_llamaindex", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
 def test_compares_both_systems_on_the_same_files(tmp_path, capsys):
@@ -31,7 +21,7 @@ def test_compares_both_systems_on_the_same_files(tmp_path, capsys):
     out = tmp_path / "result.json"
     threads_before = torch.get_num_threads()
 
-    assert load_benchmark().main([str(folder), "--out", str(out), "--workdir", str(work), "--threads", "1"]) == 0
+    assert load_benchmark("ingest_vs_llamaindex").main([str(folder), "--out", str(out), "--workdir", str(work), "--threads", "1"]) == 0
 
     result = json.loads(out.read_text(encoding="utf-8"))
     assert json.loads(capsys.readouterr().out) == result

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import SHARED_DATA, load_benchmark
 
 SCIFACT = SHARED_DATA / "beir-scifact"
-
-
-def load_benchmark():
-    path = ROOT / "benchmarks" / "query_growth.py"
-    spec = importlib.util.spec_from_file_location("query_growth", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="needs ../shared/data/beir-scifact")
 def test_builds_times_and_reuses_a_tiny_home(tmp_path, capsys):
-    bench = load_benchmark()
+    bench = load_benchmark("query_growth")
     cache, out = tmp_path / "cache", tmp_path / "growth.json"
 
     assert bench.main(["300", "--queries", "10", "--base-docs", "20", "--cache", str(cache), "--out", str(out)]) == 0
