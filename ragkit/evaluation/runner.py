@@ -166,7 +166,12 @@ def run_eval(
         "limit": limit,
         "settings": fingerprint,
         "embedder": embedder_used,
-        "generator": {"kind": kb.settings.generator, "model": kb.generator.model_id, "remote": bool(kb.generator.remote)},
+        "generator": {
+            "kind": kb.settings.generator,
+            "model": kb.generator.model_id,
+            "remote": bool(kb.generator.remote),
+            "device": getattr(kb.generator, "device", None),
+        },
         "environment": {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine()},
         "warnings": [f"source not indexed: {s}" for s in warnings],
         "cached_answers": cached_hits,

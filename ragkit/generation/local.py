@@ -1,4 +1,7 @@
-"""Local generation with transformers on the CPU; the default model is the bundled SmolLM2 GGUF.
+"""Local generation with transformers; the default model is the bundled SmolLM2 GGUF.
+
+It runs on a CUDA GPU when torch sees one (float32 either way, so answers match the CPU's up to
+rounding), else on every CPU core.
 
 A GGUF file is dequantized once (about 12 s for SmolLM2) and cached as safetensors under
 RAGKIT_CACHE_DIR, so later loads take well under a second. LoRA adapters (peft) load on demand
@@ -47,6 +50,7 @@ class LocalGenerator:
         self._lock = threading.RLock()
         self.load_seconds: float | None = None
         self.loaded_from_cache: bool | None = None
+        self.device: str | None = None  # "cuda" or "cpu", known once loaded
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -87,7 +91,8 @@ class LocalGenerator:
             raise
         except Exception as e:
             raise ModelError(f"could not load the language model from {self.source}: {e}") from e
-        model.eval()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(self.device).eval()
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
         return model, tok
@@ -181,7 +186,7 @@ class LocalGenerator:
         with self._lock:
             model = self._use_adapter(adapter, adapter_path)
             tok = self.tokenizer
-            inputs = self._prompt_ids(messages)
+            inputs = {k: v.to(model.device) for k, v in self._prompt_ids(messages).items()}
             n_prompt = int(inputs["input_ids"].shape[1])
             if n_prompt + max_tokens > self.context_window:
                 raise ModelError(

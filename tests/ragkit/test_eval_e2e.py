@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 import ragkit
 from ragkit.errors import NotFound
@@ -59,7 +60,8 @@ def test_every_method_report_files_and_fields(setup, model_cache):
     assert len(result["pairs"]) == len(METHODS) * (len(METHODS) - 1) // 2
     assert all({"a", "b", "diff", "p_value"} <= set(p) for p in result["pairs"])
     report = json.loads((out / "report.json").read_text())
-    assert report["generator"] == {"kind": "local", "model": "SmolLM2-135M-Instruct.Q4_1", "remote": False}
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # where this run generated
+    assert report["generator"] == {"kind": "local", "model": "SmolLM2-135M-Instruct.Q4_1", "remote": False, "device": device}
     assert report["embedder"] == {"name": "base", "id": "all-MiniLM-L6-v2", "stale": False}
     assert {"python", "platform"} <= set(report["environment"])
     assert len(report["questions"]) == 4
