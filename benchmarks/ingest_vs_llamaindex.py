@@ -1,7 +1,7 @@
 """ragkit's ingest against a LlamaIndex IngestionPipeline on the same folder of files, in one run, as JSON.
 
     python benchmarks/beir_to_files.py ../shared/data/beir-scifact/corpus.jsonl /tmp/scifact-files
-    python benchmarks/ingest_vs_llamaindex.py /tmp/scifact-files [--limit 200] [--out result.json]
+    python benchmarks/ingest_vs_llamaindex.py /tmp/scifact-files [--limit 200] [--runtimes torch,int8] [--out result.json]
 
 Both sides get the same files, the same MiniLM weights (ragkit's embedder folder), the same
 embedding batch size, chunk budget and overlap in MiniLM tokens (ragkit's settings), the same
@@ -83,12 +83,12 @@ def mean_tokens(texts: list[str], tokenizer) -> float | None:
     return round(sum(len(tokenizer.encode(t, add_special_tokens=False)) for t in texts) / len(texts), 1)
 
 
-def run_ragkit(folder: Path, home: Path, tokenizer) -> dict:
+def run_ragkit(folder: Path, home: Path, tokenizer, runtime: str = "torch") -> dict:
     """ingest.bench's measurement (ingest, no-op, embed-only) into `home`, plus the chunks' embed-text size."""
     from ingest.bench import bench_ingest_run
     from ragkit.kb import open_kb
 
-    result = bench_ingest_run(folder, home=home)
+    result = bench_ingest_run(folder, home=home, embed_runtime=runtime)
     with open_kb(home=home) as kb:
         texts = [c.embed_text for c in kb.manifest.all_chunks(COLLECTION)]
     result["embed_tokens_mean"] = mean_tokens(texts, tokenizer)
@@ -172,8 +172,18 @@ def versions() -> dict:
     return found
 
 
-def compare(folder: Path, *, limit: int | None = None, workdir: Path | None = None, threads: int | None = None, num_workers: int | None = None) -> dict:
-    """Run both systems on the same files, each in its own fresh folder under one scratch folder, and report."""
+def compare(
+    folder: Path,
+    *,
+    limit: int | None = None,
+    workdir: Path | None = None,
+    threads: int | None = None,
+    num_workers: int | None = None,
+    runtimes: tuple[str, ...] = ("torch",),
+) -> dict:
+    """Run both systems on the same files, each in its own fresh folder under one scratch folder, and report.
+
+    ragkit runs once per embedding runtime: the first is `ragkit`, each other one `ragkit_<runtime>`."""
     from ragkit.runtime import apply_defaults
 
     apply_defaults()  # before transformers loads: its verbosity is read at import
@@ -198,13 +208,27 @@ def compare(folder: Path, *, limit: int | None = None, workdir: Path | None = No
         warm_up(model_path)
         source = pick_files(folder, limit, scratch)
         files = count_files(source)
-        rk = run_ragkit(source, scratch / "ragkit-home", tokenizer)
+        runs = {rt: run_ragkit(source, scratch / f"ragkit-home-{rt}", tokenizer, rt) for rt in runtimes}
+        rk = runs[runtimes[0]]
         li = run_llamaindex(source, scratch / "llamaindex-chroma", settings, model_path, tokenizer, num_workers)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         torch.set_num_threads(previous_threads)
 
     nproc = os.cpu_count() or 1
+    variants = {
+        f"ragkit_{rt}": {
+            "embed_runtime": rt,
+            "seconds": run["seconds"],
+            "chunks": run["chunks"],
+            "files_per_s": rate(files, run["seconds"]),
+            "noop_seconds": run["noop_seconds"],
+            "embed_only_s": run["embed_only_s"],
+            "speedup": round(li["seconds"] / run["seconds"], 3) if run["seconds"] else None,
+        }
+        for rt, run in runs.items()
+        if rt != runtimes[0]
+    }
     return {
         "files": files,
         "input": str(folder),
@@ -220,6 +244,7 @@ def compare(folder: Path, *, limit: int | None = None, workdir: Path | None = No
             "failed": rk["failed"],
             "skipped": rk["skipped"],
             "workers": settings.workers,
+            "embed_runtime": runtimes[0],
             "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
             "embed_batch_size": settings.embed_batch_size,
@@ -249,6 +274,7 @@ def compare(folder: Path, *, limit: int | None = None, workdir: Path | None = No
             "cache": "disabled",
             "embed_tokens_mean": li["embed_tokens_mean"],
         },
+        **variants,
         "embed_only_s": rk["embed_only_s"],
         "ragkit_throughput_vs_embedding": rk["throughput_vs_embedding"],
         "speedup": round(li["seconds"] / rk["seconds"], 3) if rk["seconds"] else None,
@@ -275,12 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, help="where the temporary homes go (default: the system temp folder)")
     ap.add_argument("--threads", type=int, help="torch threads for both (default: torch's own choice)")
     ap.add_argument("--llamaindex-workers", type=int, help="IngestionPipeline.run(num_workers=N) (default: sequential)")
+    ap.add_argument("--runtimes", default="torch", help="ragkit's embedding runtimes, comma-separated, e.g. torch,int8 (the first is `ragkit`)")
     args = ap.parse_args(argv)
+    runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())
+    if not runtimes or len(set(runtimes)) != len(runtimes) or not set(runtimes) <= {"torch", "int8"}:
+        ap.error(f"--runtimes takes distinct names from torch, int8, not {args.runtimes!r}")
     if not args.folder.is_dir():
         ap.error(f"{args.folder} is not a folder")
     if args.limit is not None and args.limit < 1:
         ap.error("--limit must be at least 1")
-    result = compare(args.folder, limit=args.limit, workdir=args.workdir, threads=args.threads, num_workers=args.llamaindex_workers)
+    result = compare(args.folder, limit=args.limit, workdir=args.workdir, threads=args.threads, num_workers=args.llamaindex_workers, runtimes=runtimes)
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

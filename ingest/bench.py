@@ -15,14 +15,16 @@ from ragkit.clikit import HomeOpt, JsonOpt, run
 bench_app = typer.Typer(help="Measure speed and quality; prints JSON.", no_args_is_help=True)
 
 
-def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None = None) -> dict:
-    """Ingest `path` into a fresh home, re-ingest it (no-op), then embed the same chunks alone."""
+def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None = None, **overrides) -> dict:
+    """Ingest `path` into a fresh home, re-ingest it (no-op), then embed the same chunks alone.
+
+    `overrides` are settings for this run (e.g. `embed_runtime="int8"`)."""
     from ingest.pipeline import SyncPipeline
     from ragkit.kb import open_kb
 
     scratch = Path(tempfile.mkdtemp(prefix="ragkit-bench-")) if home is None else Path(home)
     try:
-        with open_kb(home=scratch) as kb:
+        with open_kb(home=scratch, **overrides) as kb:
             first = SyncPipeline(kb, "bench", workers=workers).sync_paths([path])
             noop = SyncPipeline(kb, "bench", workers=workers).sync_paths([path])
             texts = [c.embed_text for c in kb.manifest.all_chunks("bench")]

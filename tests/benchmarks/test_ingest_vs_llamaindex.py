@@ -21,7 +21,7 @@ def test_compares_both_systems_on_the_same_files(tmp_path, capsys):
     out = tmp_path / "result.json"
     threads_before = torch.get_num_threads()
 
-    assert load_benchmark("ingest_vs_llamaindex").main([str(folder), "--out", str(out), "--workdir", str(work), "--threads", "1"]) == 0
+    assert load_benchmark("ingest_vs_llamaindex").main([str(folder), "--out", str(out), "--workdir", str(work), "--threads", "1", "--runtimes", "torch,int8"]) == 0
 
     result = json.loads(out.read_text(encoding="utf-8"))
     assert json.loads(capsys.readouterr().out) == result
@@ -37,6 +37,10 @@ def test_compares_both_systems_on_the_same_files(tmp_path, capsys):
     assert li["noop_nodes"] == 0
     assert (li["chunk_size"], li["chunk_overlap"]) == (rk["chunk_tokens"], rk["chunk_overlap"])
     assert result["speedup"] == pytest.approx(li["seconds"] / rk["seconds"], rel=0.01)
+    assert rk["embed_runtime"] == "torch"
+    int8 = result["ragkit_int8"]  # the same files through the int8 runtime, in its own home
+    assert int8["embed_runtime"] == "int8" and int8["chunks"] == rk["chunks"] and int8["embed_only_s"] > 0
+    assert int8["speedup"] == pytest.approx(li["seconds"] / int8["seconds"], rel=0.01)
     assert result["machine"]["torch_threads"] == 1
     assert result["versions"]["llama-index-core"] and result["versions"]["llama-index-vector-stores-chroma"]
     assert list(work.iterdir()) == []  # the temporary homes are gone
