@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BEIR=${1:-../shared/data/beir-scifact}
 ROOT=.bench-scifact
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}
 RESULTS=docs/results
 export DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p $ROOT $RESULTS
@@ -32,4 +32,5 @@ bench test-adapt-train train --adapt train
 RAGKIT_EMBED_RUNTIME=int8 bench test-hybrid-int8 int8
 # what the train queries say of the same adaptation (where its knobs would be judged)
 bench train-adapt-unsupervised train-unsupervised --adapt unsupervised --split train
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(uname -m), no GPU" > $RESULTS/bench-retrieval-scifact-RUN.txt
+GPU=$($PY -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")')
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(uname -m), $GPU" > $RESULTS/bench-retrieval-scifact-RUN.txt

