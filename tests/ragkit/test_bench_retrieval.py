@@ -77,6 +77,7 @@ QUERIES = {
     "3": "When can I phone the support desk?",
     "4": "How long is the drill's warranty?",
     "5": "Who handles tickets that stay unresolved?",
+    "6": "May staff book business class on long train journeys?",
 }
 
 
@@ -85,7 +86,7 @@ def write_beir(folder: Path) -> Path:
     (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in CORPUS))
     (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\t101\t1\n2\t102\t1\n3\t103\t1\n4\t104\t1\n")
-    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n5\t105\t1\n")
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n5\t105\t1\n6\t106\t1\n")
     return folder
 
 
@@ -121,7 +122,7 @@ def test_bench_retrieval_json(app, tmp_path):
     assert again.exit_code == 0, again.output
     second = json.loads(again.stdout)
     assert second["settings"]["ingest"]["unchanged"] == 6 and second["settings"]["ingest"]["chunks_added"] == 0
-    assert second["settings"]["queries"] == 1 and second["mrr@10"] == 1.0
+    assert second["settings"]["queries"] == 2 and second["mrr@10"] == 1.0
 
 
 @pytest.mark.parametrize(
@@ -168,7 +169,8 @@ def test_adaptation_never_reads_test_data(tmp_path):
     view = adaptation_view(BeirSet(beir), "train", tmp_path / "view")
     files = sorted(str(p.relative_to(view)) for p in view.rglob("*") if p.is_file())
     assert files == ["corpus.jsonl", "qrels/train.tsv", "queries.jsonl"]
-    assert [json.loads(line) for line in (view / "queries.jsonl").read_text().splitlines()] == [{"_id": "5", "text": QUERIES["5"]}]
+    train = [{"_id": q, "text": QUERIES[q]} for q in ("5", "6")]
+    assert [json.loads(line) for line in (view / "queries.jsonl").read_text().splitlines()] == train
     unsupervised = adaptation_view(BeirSet(beir), "unsupervised", tmp_path / "view-u")
     assert [p.name for p in unsupervised.iterdir()] == ["corpus.jsonl"]
 
@@ -177,13 +179,13 @@ def test_adaptation_never_reads_test_data(tmp_path):
     (bare / "qrels").mkdir(parents=True)
     shutil.copy(beir / "corpus.jsonl", bare / "corpus.jsonl")
     shutil.copy(beir / "qrels" / "train.tsv", bare / "qrels" / "train.tsv")
-    (bare / "queries.jsonl").write_text(json.dumps({"_id": "5", "text": QUERIES["5"]}) + "\n")
+    (bare / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in train))
 
     vectors = []
     for folder in (view, bare):
         with ragkit.open(tmp_path / f"home-{folder.name}") as kb:
             ingest_beir(kb, BeirSet(beir), "beir-tiny")
             tuning = adapt_embedder(kb, "beir-tiny", folder, "train")
-            assert tuning["source"] == "pairs+unsupervised"
+            assert tuning["source"] == "pairs"  # the train queries alone
             vectors.append(kb.embedder_for("beir-tiny").embed_query("How many amps does the Osprey 4 draw?"))
     np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)
