@@ -15,10 +15,10 @@ from ragkit.clikit import HomeOpt, JsonOpt, run
 bench_app = typer.Typer(help="Measure speed and quality; prints JSON.", no_args_is_help=True)
 
 
-def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None = None, **overrides) -> dict:
+def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None = None, embed_only: bool = True, **overrides) -> dict:
     """Ingest `path` into a fresh home, re-ingest it (no-op), then embed the same chunks alone.
 
-    `overrides` are settings for this run (e.g. `embed_runtime="int8"`)."""
+    `embed_only=False` skips the last step; `overrides` are settings for this run (e.g. `embed_runtime="int8"`)."""
     from ingest.pipeline import SyncPipeline
     from ragkit.kb import open_kb
 
@@ -28,11 +28,13 @@ def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None =
             first = SyncPipeline(kb, "bench", workers=workers).sync_paths([path])
             noop = SyncPipeline(kb, "bench", workers=workers).sync_paths([path])
             texts = [c.embed_text for c in kb.manifest.all_chunks("bench")]
-            embedder = kb.embedder
-            embedder.embed_documents(texts[: embedder.batch_size])  # warm-up
-            t0 = time.perf_counter()
-            embedder.embed_documents(texts)
-            embed_only = time.perf_counter() - t0
+            embed_s = None
+            if embed_only:
+                embedder = kb.embedder
+                embedder.embed_documents(texts[: embedder.batch_size])  # warm-up
+                t0 = time.perf_counter()
+                embedder.embed_documents(texts)
+                embed_s = time.perf_counter() - t0
     finally:
         if home is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -42,8 +44,8 @@ def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None =
         "chunks": len(texts),
         "seconds": round(seconds, 3),
         "chunks_per_s": round(len(texts) / seconds, 2) if seconds else None,
-        "embed_only_s": round(embed_only, 3),
-        "throughput_vs_embedding": round(embed_only / seconds, 4) if seconds else None,
+        "embed_only_s": round(embed_s, 3) if embed_s is not None else None,
+        "throughput_vs_embedding": round(embed_s / seconds, 4) if seconds and embed_s is not None else None,
         "noop_seconds": round(noop.seconds, 3),
         "noop_fraction": round(noop.seconds / seconds, 4) if seconds else None,
         "failed": len(first.failed),
