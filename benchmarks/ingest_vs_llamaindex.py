@@ -95,6 +95,21 @@ def run_ragkit(folder: Path, home: Path, tokenizer, runtime: str = "torch", embe
     return result
 
 
+def document_batches(documents: list, max_nodes: int, stride_tokens: int) -> list[list]:
+    """Consecutive batches whose node count cannot pass `max_nodes`: a document is counted as at most
+    one node per `stride_tokens` tokens plus one, a token as at least two characters."""
+    batches: list[list] = [[]]
+    budget = 0
+    for doc in documents:
+        worst = len(doc.text) // (2 * max(1, stride_tokens)) + 2
+        if batches[-1] and budget + worst > max_nodes:
+            batches.append([])
+            budget = 0
+        batches[-1].append(doc)
+        budget += worst
+    return [b for b in batches if b]
+
+
 def run_llamaindex(folder: Path, chroma_path: Path, settings, model_path: Path, tokenizer, num_workers: int | None) -> dict:
     """SimpleDirectoryReader -> IngestionPipeline -> ChromaVectorStore, then the same again (no-op) with the docstore."""
     import chromadb
@@ -134,13 +149,23 @@ def run_llamaindex(folder: Path, chroma_path: Path, settings, model_path: Path, 
         docstore_strategy=DocstoreStrategy.UPSERTS,
         disable_cache=True,  # the docstore decides what to skip; the in-memory cache only adds hashing
     )
+    limit = client.get_max_batch_size()
+
+    def run(docs) -> list:
+        # the pipeline hands all of a run's nodes to Chroma in one add, which Chroma refuses above
+        # its max batch size (5,461 here; SciFact gives ~15k nodes): run it on document batches
+        out = []
+        for batch in document_batches(docs, limit, settings.chunk_tokens - settings.chunk_overlap):
+            out += pipeline.run(documents=batch, num_workers=num_workers)
+        return out
+
     t0 = time.perf_counter()
-    nodes = pipeline.run(documents=documents, num_workers=num_workers)
+    nodes = run(documents)
     pipeline_s = time.perf_counter() - t0
     seconds = time.perf_counter() - started
 
     t0 = time.perf_counter()
-    again = pipeline.run(documents=read(), num_workers=num_workers)
+    again = run(read())
     noop_s = time.perf_counter() - t0
 
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]

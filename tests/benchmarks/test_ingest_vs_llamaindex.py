@@ -45,3 +45,15 @@ def test_compares_both_systems_on_the_same_files(tmp_path, capsys):
     assert result["versions"]["llama-index-core"] and result["versions"]["llama-index-vector-stores-chroma"]
     assert list(work.iterdir()) == []  # the temporary homes are gone
     assert torch.get_num_threads() == threads_before  # the process-wide pool is put back
+
+
+def test_document_batches_stay_under_chromas_batch_limit():
+    from types import SimpleNamespace
+
+    batches = load_benchmark("ingest_vs_llamaindex").document_batches
+    docs = [SimpleNamespace(text="x" * n) for n in (100, 5000, 40, 35_200, 10)]
+    # worst-case nodes per document at a 176-token stride: 2, 16, 2, 102, 2
+    out = batches(docs, 110, 176)
+    assert [len(b) for b in out] == [3, 2] and [d for b in out for d in b] == docs
+    assert batches([], 110, 176) == []
+    assert len(batches(docs, 1, 176)) == 5  # a document larger than the limit still goes, alone
