@@ -69,7 +69,9 @@ def warm_up(model_path: Path) -> None:
     import llama_index.vector_stores.chroma  # noqa: F401
     from sentence_transformers import SentenceTransformer
 
-    SentenceTransformer(str(model_path), device="cpu", local_files_only=True).encode(["warm-up"])
+    from ragkit.models import torch_device
+
+    SentenceTransformer(str(model_path), device=torch_device(), local_files_only=True).encode(["warm-up"])
 
 
 def count_files(folder: Path) -> int:
@@ -122,6 +124,8 @@ def run_llamaindex(folder: Path, chroma_path: Path, settings, model_path: Path, 
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from ragkit.models import torch_device  # the device ragkit's embedder picks, so both embed on the same one
+
     client = chromadb.PersistentClient(path=str(chroma_path), settings=ChromaSettings(anonymized_telemetry=False))
     collection = client.get_or_create_collection(COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
 
@@ -134,7 +138,7 @@ def run_llamaindex(folder: Path, chroma_path: Path, settings, model_path: Path, 
     read_s = time.perf_counter() - started
     t0 = time.perf_counter()
     embed_model = HuggingFaceEmbedding(
-        model_name=str(model_path), device="cpu", embed_batch_size=settings.embed_batch_size, local_files_only=True
+        model_name=str(model_path), device=torch_device(), embed_batch_size=settings.embed_batch_size, local_files_only=True
     )
     model_load_s = time.perf_counter() - t0
     splitter = SentenceSplitter(
