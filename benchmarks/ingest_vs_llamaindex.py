@@ -240,6 +240,8 @@ def compare(
         # the embed-only reference is timed for the first runtime only
         runs = {rt: run_ragkit(source, scratch / f"ragkit-home-{rt}", tokenizer, rt, embed_only=i == 0) for i, rt in enumerate(runtimes)}
         rk = runs[runtimes[0]]
+        # on stderr before LlamaIndex runs, so a failure there does not lose ragkit's figures
+        print(json.dumps({"ragkit_runs": runs}), file=sys.stderr, flush=True)
         li = run_llamaindex(source, scratch / "llamaindex-chroma", settings, model_path, tokenizer, num_workers)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
