@@ -19,7 +19,7 @@ def tune_embeddings(
         Optional[Path],
         typer.Option("--pairs", help='Labelled pairs, JSON Lines of {"query", "positive"} or {"query", "source"}; default: pairs made from the collection itself.'),
     ] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", min=1, help="Training steps (default: one pass over the pairs, at most 300).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", min=1, help="Training steps (default: three passes over the pairs, at most 300).")] = None,
     use: Annotated[bool, typer.Option("--use/--no-use", help="Switch the collection to the new embedder (re-embeds its chunks).")] = True,
     home: HomeOpt = None,
     as_json: JsonOpt = False,

@@ -145,7 +145,7 @@ def test_labelled_pairs_from_a_file(corpus, home, tmp_path):
     with ragkit.open(home) as kb:
         kb.collection("tiny").ingest(corpus)
         result = tune_embeddings(kb, "tiny", name="labelled", pairs_file=pairs, use=False)
-        assert (result.source, result.pairs, result.steps, result.switch) == ("pairs", 2, 1, None)
+        assert (result.source, result.pairs, result.steps, result.switch) == ("pairs", 2, 3, None)  # three passes over one batch
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"query": "q", "source": "nowhere.md"}\n')
         with pytest.raises(UsageError, match="line 1: source 'nowhere.md' is not in collection"):
