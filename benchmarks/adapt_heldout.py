@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args(argv)
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    import ragkit.bench_retrieval as br
-    import ragkit.embedders as embedders
+    import ragkit.cli.bench_retrieval as br
+    import ragkit.embedding.tuning as embedders
 
     folder = args.workdir / args.beir.name  # the collection is named after the folder, as for the plain run
     queries = split_folder(args.beir, folder)

@@ -69,7 +69,7 @@ def warm_up(model_path: Path) -> None:
     import llama_index.vector_stores.chroma  # noqa: F401
     from sentence_transformers import SentenceTransformer
 
-    from ragkit.models import torch_device
+    from ragkit.model_paths import torch_device
 
     SentenceTransformer(str(model_path), device=torch_device(), local_files_only=True).encode(["warm-up"])
 
@@ -88,7 +88,7 @@ def mean_tokens(texts: list[str], tokenizer) -> float | None:
 def run_ragkit(folder: Path, home: Path, tokenizer, runtime: str = "torch", embed_only: bool = True) -> dict:
     """ingest.bench's measurement (ingest, no-op, embed-only) into `home`, plus the chunks' embed-text size."""
     from ingest.bench import bench_ingest_run
-    from ragkit.kb import open_kb
+    from ragkit.knowledge_base import open_kb
 
     result = bench_ingest_run(folder, home=home, embed_only=embed_only, embed_runtime=runtime)
     with open_kb(home=home) as kb:
@@ -124,7 +124,7 @@ def run_llamaindex(folder: Path, chroma_path: Path, settings, model_path: Path, 
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from ragkit.models import torch_device  # the device ragkit's embedder picks, so both embed on the same one
+    from ragkit.model_paths import torch_device  # the device ragkit's embedder picks, so both embed on the same one
 
     client = chromadb.PersistentClient(path=str(chroma_path), settings=ChromaSettings(anonymized_telemetry=False))
     collection = client.get_or_create_collection(COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
@@ -213,13 +213,13 @@ def compare(
     """Run both systems on the same files, each in its own fresh folder under one scratch folder, and report.
 
     ragkit runs once per embedding runtime: the first is `ragkit`, each other one `ragkit_<runtime>`."""
-    from ragkit.runtime import apply_defaults
+    from ragkit.process_defaults import apply_defaults
 
     apply_defaults()  # before transformers loads: its verbosity is read at import
     import torch
     from transformers import AutoTokenizer
 
-    from ragkit.embedding import resolve_embedder_path
+    from ragkit.embedding.encoder import resolve_embedder_path
     from ragkit.settings import load_settings
 
     settings = load_settings()

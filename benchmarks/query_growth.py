@@ -70,7 +70,7 @@ def base_vectors(corpus: list[tuple[str, list[str]]], n: int, cache: Path) -> np
     path = cache / f"base-vectors-{n}.npy"
     if path.exists():
         return np.load(path)
-    from ragkit.embedding import SentenceTransformerEmbedder
+    from ragkit.embedding.encoder import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(batch_size=32)
     vectors = embedder.embed_documents([f"{title}\n{' '.join(s)}" for title, s in corpus[:n]])
@@ -99,8 +99,8 @@ def synthetic_batches(size: int, corpus, vectors: np.ndarray, seed: int = 0):
 def _document(rng: random.Random, nrng: np.random.Generator, corpus, vectors: np.ndarray, doc_no: int, n: int):
     """One synthetic document of n chunks about a topic abstract: its row, chunks, vectors and text."""
     from ingest.chunking import chunk_id_for
-    from ingest.worker import doc_id_for
-    from ragkit.manifest import DocumentRow, now_iso
+    from ragkit.fingerprints import doc_id_for
+    from ragkit.storage.manifest import DocumentRow, now_iso
     from ragkit.types import Chunk
 
     topic = rng.randrange(len(vectors))
@@ -144,7 +144,7 @@ def _chunk_text(rng: random.Random, corpus, main: int, words: int) -> str:
 
 def build_home(home: Path, size: int, corpus, vectors: np.ndarray) -> dict:
     """Write `size` synthetic chunks into a fresh home; the build timings."""
-    from ragkit.kb import open_kb
+    from ragkit.knowledge_base import open_kb
 
     shutil.rmtree(home, ignore_errors=True)
     t0 = time.perf_counter()
@@ -186,7 +186,7 @@ def measure(home: Path, queries: list[str], k: int = 10, torch_threads: int = 0)
     """Open the home and time each mode over the queries (run in a fresh process)."""
     import torch
 
-    from ragkit.kb import open_kb
+    from ragkit.knowledge_base import open_kb
     from ragkit.retrieval import HybridRetriever
 
     if torch_threads:
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _child_main(mode: str, args: list[str]) -> int:
-    from ragkit.runtime import apply_defaults
+    from ragkit.process_defaults import apply_defaults
 
     apply_defaults()
     home, data, out = Path(args[0]), Path(args[1]), Path(args[-1])

@@ -14,9 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ragkit.abstain import says_unknown
-from ragkit.evalset import EvalQuestion, load_evalset
-from ragkit.metrics import accuracy
+from ragkit.evaluation.evalset import EvalQuestion, load_evalset
+from ragkit.evaluation.metrics import accuracy
+from ragkit.methods.abstain import says_unknown
 from ragkit.textnorm import grounded_fraction
 
 

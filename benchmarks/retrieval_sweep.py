@@ -92,9 +92,9 @@ class Sweep:
     """Exact dense and full BM25 score matrices for one split's queries over every chunk of a home's collection."""
 
     def __init__(self, beir_dir: Path, home: Path, split: str, collection: str | None):
-        from ragkit.bench_retrieval import BeirSet, collection_name_for
-        from ragkit.irmetrics import judged_queries
-        from ragkit.kb import open_kb
+        from ragkit.cli.bench_retrieval import BeirSet, collection_name_for
+        from ragkit.evaluation.ir_metrics import judged_queries
+        from ragkit.knowledge_base import open_kb
 
         beir = BeirSet(beir_dir)
         self.qrels = beir.qrels(split)
@@ -156,7 +156,7 @@ class Sweep:
         return out
 
     def run(self, mode="hybrid", bm25: dict | None = None, agg="max", prf: tuple[int, float] | None = None, **fusion) -> dict:
-        from ragkit.irmetrics import evaluate
+        from ragkit.evaluation.ir_metrics import evaluate
 
         lexical = self.bm25(**(bm25 or {}))
         dense = self.dense
@@ -230,7 +230,7 @@ def main() -> int:
     ap.add_argument("--collection")
     ap.add_argument("--only", help="Run the variants whose name contains this text.")
     args = ap.parse_args()
-    from ragkit.runtime import apply_defaults
+    from ragkit.process_defaults import apply_defaults
 
     apply_defaults()
     sweep = Sweep(Path(args.beir), Path(args.home), args.split, args.collection)

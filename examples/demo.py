@@ -23,9 +23,9 @@ def main() -> int:
 
     import ragkit
     from ingest.cli import render_ingest_report
-    from ragkit.cli_answer import render_answers
-    from ragkit.cli_eval import render_eval
-    from ragkit.clikit import progress_bar
+    from ragkit.cli.answer import render_answers
+    from ragkit.cli.common import progress_bar
+    from ragkit.cli.evaluate import render_eval
 
     console = Console()
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import HomeOpt, JsonOpt, run
+from ragkit.cli.common import HomeOpt, JsonOpt, run
 
 bench_app = typer.Typer(help="Measure speed and quality; prints JSON.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None =
 
     `embed_only=False` skips the last step; `overrides` are settings for this run (e.g. `embed_runtime="int8"`)."""
     from ingest.pipeline import SyncPipeline
-    from ragkit.kb import open_kb
+    from ragkit.knowledge_base import open_kb
 
     scratch = Path(tempfile.mkdtemp(prefix="ragkit-bench-")) if home is None else Path(home)
     try:

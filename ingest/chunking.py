@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Callable, Iterator
 
 from ingest.document import Block, ParsedDocument, render_table
+from ragkit.fingerprints import chunker_fingerprint
 from ragkit.types import Chunk
 
 HEADING_SEP = " > "
@@ -26,7 +27,7 @@ class ChunkerConfig:
 
     @property
     def fingerprint(self) -> str:
-        return f"structured-v1:{self.chunk_tokens}:{self.chunk_overlap}:{self.window_tokens}"
+        return chunker_fingerprint(self.chunk_tokens, self.chunk_overlap, self.window_tokens)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
 
 docs_app = typer.Typer(help="See and remove ingested documents.", no_args_is_help=True)
 

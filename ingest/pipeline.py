@@ -2,7 +2,7 @@
 
 new -> add; changed -> replace all its chunks; unchanged -> skip without parsing; with prune,
 documents of the given roots that are gone -> delete. A killed run leaves intents in the
-manifest that the next run repairs (ragkit.store.CollectionStore.recover).
+manifest that the next run repairs (ragkit.storage.collection_store.CollectionStore.recover).
 """
 
 from __future__ import annotations
@@ -13,21 +13,22 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from ingest.chunking import ChunkerConfig
 from ingest.discovery import Duplicate, discover
 from ingest.document import Block, ParsedDocument
+from ingest.parser_pool import ParserPool
 from ingest.parsers.base import ParseLimits
 from ingest.worker import ParsedUnit, WorkResult, init_worker, parse_and_chunk
-from ragkit.embedding import max_seq_length
-from ragkit.kb import KnowledgeBase
-from ragkit.manifest import DocumentRow, now_iso
-from ragkit.types import FailedItem, IngestReport, SkippedItem, WarningItem
+from ragkit.fingerprints import is_unchanged, settings_fingerprint, window_tokens_for
+from ragkit.knowledge_base import KnowledgeBase
+from ragkit.storage.collection_store import vectors_by_document
+from ragkit.storage.manifest import DocumentRow, now_iso
+from ragkit.types import FailedItem, IngestReport, ProgressFn, SkippedItem, WarningItem, no_progress
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
 
 EMBED_GROUP_CHUNKS = 512  # chunks embedded and written together
 MAX_INFLIGHT_BYTES = 256 * 1024 * 1024
@@ -78,16 +79,15 @@ class SyncPipeline:
         self.settings = kb.settings
         self.collection = collection
         self.workers = max(1, workers or self.settings.workers)
-        self.progress = progress or (lambda stage, done, total: None)
+        self.progress = progress or no_progress
         self.embedder = kb.embedder_for(collection) if kb.manifest.has_collection(collection) else kb.embedder
-        embed_path, embed_id = self.embedder.path, self.embedder.embedder_id
-        self.tokenizer_path = str(embed_path)
+        self.tokenizer_path = str(self.embedder.path)
         self.chunker = ChunkerConfig(
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
-            window_tokens=max_seq_length(embed_path) - 2,
+            window_tokens=window_tokens_for(self.embedder),
         )
-        self.settings_fp = f"{self.chunker.fingerprint}|{embed_id}"
+        self.settings_fp = settings_fingerprint(self.settings, self.embedder)
         self.limits = ParseLimits(
             max_file_bytes=self.settings.max_file_bytes,
             archive_max_members=self.settings.archive_max_members,
@@ -161,7 +161,7 @@ class SyncPipeline:
             raw = f"{rec.title or ''}\x1f{rec.text}".encode()
             digest = hashlib.sha256(raw).hexdigest()
             old = by_source.get(rec.source)
-            if old and old.container_hash == digest and old.settings_fp == self.settings_fp and old.status == "indexed" and old.root == root:
+            if is_unchanged(old, self.settings_fp, container_hash=digest, root=root):
                 tally.unchanged += 1
                 continue
             unit = chunk_document(record_document(rec, digest), self.collection, root, splitter, self.settings_fp)
@@ -211,10 +211,7 @@ class SyncPipeline:
                 continue
             digest = hashlib.sha256(data).hexdigest()
             rows = by_container.get(inp.source, [])
-            if rows and all(
-                r.container_hash == digest and r.settings_fp == self.settings_fp and r.status == "indexed" and r.root == inp.root
-                for r in rows
-            ):
+            if rows and all(is_unchanged(r, self.settings_fp, container_hash=digest, root=inp.root) for r in rows):
                 tally.unchanged += len(rows)
                 continue
             to_parse.append((inp, data, digest))
@@ -264,7 +261,7 @@ class SyncPipeline:
 
         writer = _GroupWriter(self, store, tally)
         done = 0
-        pool = self.kb.worker_pool(self.workers, initializer=init_worker)
+        pool = self.kb.shared("ingest.parser_pool", ParserPool).get(self.workers, initializer=init_worker)
         pending: deque = deque()
         inflight_bytes = 0
         queue = list(jobs)
@@ -322,7 +319,7 @@ class SyncPipeline:
                 tally.warnings.append(WarningItem(source=unit.source, message=w))
             old = by_source.get(unit.source)
             row = self._row(unit, root=inp.root, container=inp.source, digest=digest, size=inp.size if unit.source == inp.source else unit.chars, mtime=inp.mtime)
-            if old and old.status == "indexed" and old.content_hash == unit.content_hash and old.settings_fp == self.settings_fp and old.container == inp.source:
+            if is_unchanged(old, self.settings_fp, content_hash=unit.content_hash, container=inp.source):
                 tally.unchanged += 1
                 refreshed.append(replace(row, ingested_at=old.ingested_at))
                 continue
@@ -394,11 +391,8 @@ class _GroupWriter:
             return
         embed_texts = [c.embed_text for u in self.units for c in u.chunks]
         matrix = self.pipeline.embedder.embed_documents(embed_texts)
-        vectors, offset = {}, 0
-        for unit in self.units:
-            vectors[unit.doc_id] = matrix[offset : offset + len(unit.chunks)]
-            offset += len(unit.chunks)
         chunks = {u.doc_id: u.chunks for u in self.units}
+        vectors = vectors_by_document(matrix, chunks)
         doc_texts = {u.doc_id: u.text for u in self.units}
         self.tally.chunks_deleted += self.store.write_documents(self.rows, chunks, vectors, doc_texts)
         self.tally.chunks_added += len(embed_texts)

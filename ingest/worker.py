@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -10,6 +9,7 @@ from functools import lru_cache
 from ingest.chunking import ChunkerConfig, StructuredChunker
 from ingest.document import ParsedDocument
 from ingest.parsers.base import ChildOutcome, ParseLimits
+from ragkit.fingerprints import content_hash_for, doc_id_for
 from ragkit.types import Chunk
 
 
@@ -36,15 +36,6 @@ class WorkResult:
     outcomes: list[ChildOutcome] = field(default_factory=list)
     skip: tuple[str, str] | None = None  # (reason, message) for the whole file
     failure: tuple[str, str] | None = None  # (code, message) for the whole file
-
-
-def doc_id_for(collection: str, source: str) -> str:
-    """Stable document id from the collection and the source."""
-    return hashlib.sha256(f"{collection}\x00{source}".encode()).hexdigest()[:20]
-
-
-def content_hash_for(text: str, settings_fp: str) -> str:
-    return hashlib.sha256(f"{settings_fp}\x00{text}".encode()).hexdigest()
 
 
 @lru_cache(maxsize=4)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
 
 
 def open(home=None, **settings) -> "KnowledgeBase":  # noqa: A001 - the documented entry point
@@ -16,7 +16,7 @@ def open(home=None, **settings) -> "KnowledgeBase":  # noqa: A001 - the document
     Keyword arguments override settings (e.g. `chroma_url=...`). Use `.collection(name)` on
     the result; close it with `.close()` or a `with` block.
     """
-    from ragkit.kb import open_kb
+    from ragkit.knowledge_base import open_kb
 
     return open_kb(home=home, **settings)
 

@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from ragkit.embedding import Embedder
+from ragkit.embedding.encoder import Embedder
 from ragkit.errors import UsageError
-from ragkit.filters import parse_where, where_to_sql
-from ragkit.store import CollectionStore
+from ragkit.storage.collection_store import CollectionStore
+from ragkit.storage.filters import parse_where, where_to_sql
 from ragkit.types import Hit, QueryResult
 
 log = logging.getLogger(__name__)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
 
 Metadata = dict[str, str | int | float | bool]
+
+ProgressFn = Callable[[str, int, int], None]
+"""Progress of long work: (stage, done, total); the library reports, the CLI renders it with rich."""
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The ProgressFn that reports nowhere."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ def error_body(code: str, message: str) -> dict:
 
 def create_app(settings: Settings | None = None, *, auth: bool = True, address: str = "http://127.0.0.1:8000") -> FastAPI:
     """The service for one home. `auth=False` serves everyone (the `serve` command allows it on loopback only)."""
+    from ragkit.process_defaults import apply_defaults
+
+    apply_defaults()  # an entry point: offline, no telemetry, quiet libraries
     settings = settings or load_settings()
     metrics = ServiceMetrics()
 

@@ -11,7 +11,7 @@ from typing import Annotated, Callable
 from fastapi import Depends, Request
 
 from ragkit.errors import Forbidden, NotFound, Unauthorized
-from ragkit.keys import Principal
+from ragkit.storage.keys import Principal
 from service.state import ServiceState, state
 
 

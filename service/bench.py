@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, run, split_list
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, run, split_list
 from ragkit.errors import BackendError, UsageError
 
 

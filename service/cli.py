@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import HomeOpt, fail
+from ragkit.cli.common import HomeOpt, fail
 from ragkit.errors import UsageError
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ragkit.net import is_loopback_host
 
 
 def serve(
@@ -31,14 +22,14 @@ def serve(
     import uvicorn
 
     from ragkit.errors import RagkitError
-    from ragkit.home import HomeLayout, HomeLock
     from ragkit.settings import load_settings
+    from ragkit.storage.home import HomeLayout, HomeLock
     from service.app import create_app
     from service.observe import configure_logging
 
     try:
         settings = load_settings(home=home, log_format=log_format)
-        if no_auth and not is_loopback(host):
+        if no_auth and not is_loopback_host(host):
             raise UsageError(f"--no-auth is only allowed on a loopback address, not {host!r}: anyone who can reach it could read every collection")
         if not settings.chroma_url:  # fail now, in one line, rather than inside the server's start-up
             probe = HomeLock(HomeLayout(settings.home).lock_file)

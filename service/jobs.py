@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from ragkit.errors import NotFound, RagkitError
-from ragkit.manifest import now_iso
-from ragkit.sqlitefile import SqliteFile
+from ragkit.storage.manifest import now_iso
+from ragkit.storage.sqlite import SqliteFile
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from ragkit.keys import KeyStore
 from ragkit.settings import Settings
+from ragkit.storage.keys import KeyStore
 from service.jobs import JobRunner, JobStore
 from service.metrics import ServiceMetrics
 
 if TYPE_CHECKING:
-    from ragkit.api import Collection
-    from ragkit.kb import KnowledgeBase
+    from ragkit.collection import Collection
+    from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger("ragkit.service")
 
@@ -24,7 +24,7 @@ class ServiceState:
     """Created in the app's lifespan; routes reach it through `state(request)`."""
 
     def __init__(self, settings: Settings, *, auth: bool, address: str, metrics: ServiceMetrics):
-        from ragkit.kb import KnowledgeBase
+        from ragkit.knowledge_base import KnowledgeBase
 
         self.settings = settings
         self.auth = auth

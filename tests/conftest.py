@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from ragkit.runtime import apply_defaults
+from ragkit.process_defaults import apply_defaults
 
 apply_defaults()
 

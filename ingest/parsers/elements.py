@@ -14,7 +14,7 @@ _SKIPPED = {"PageBreak", "Header", "Footer", "PageNumber", "Image"}
 
 def partitioner(name: str) -> Callable[..., list[Any]]:
     """unstructured's `partition_<name>`, imported only after its telemetry and hub access are off."""
-    from ragkit.runtime import apply_defaults
+    from ragkit.process_defaults import apply_defaults
 
     apply_defaults()  # DO_NOT_TRACK etc.: unstructured reads them at import and on every call
     return getattr(importlib.import_module(f"unstructured.partition.{name}"), f"partition_{name}")

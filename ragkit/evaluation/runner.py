@@ -12,20 +12,20 @@ import platform
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from ragkit.bm25 import SCORING as BM25_SCORING
 from ragkit.errors import RagkitError, UsageError
-from ragkit.evalset import EvalQuestion, load_evalset
 from ragkit.evaluation.cache import AnswerCache
+from ragkit.evaluation.evalset import EvalQuestion, load_evalset
 from ragkit.evaluation.scoring import aggregate, by_kind, paired, score_row
-from ragkit.manifest import now_iso
+from ragkit.storage.bm25 import SCORING as BM25_SCORING
+from ragkit.storage.manifest import now_iso
+from ragkit.types import ProgressFn, no_progress
 
 if TYPE_CHECKING:
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
-ProgressFn = Callable[[str, int, int], None]
 PROMPT_VERSION = "p1"
 
 
@@ -85,7 +85,7 @@ def run_eval(
 ) -> dict[str, Any]:
     from ragkit.methods import METHODS, Runtime, build_method, check_method
 
-    progress = progress or (lambda stage, done, total: None)
+    progress = progress or no_progress
     started = time.perf_counter()
     questions = load_evalset(evalset)
     total_questions = len(questions)

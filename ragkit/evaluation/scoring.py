@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragkit.evalset import EvalQuestion
-from ragkit.metrics import accuracy, bootstrap_ci, exact_match, mcnemar_p, mean, percentile, retrieval_rank, token_f1
+from ragkit.evaluation.evalset import EvalQuestion
+from ragkit.evaluation.metrics import accuracy, bootstrap_ci, exact_match, mcnemar_p, mean, percentile, retrieval_rank, token_f1
 
 
 def score_row(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from ragkit.errors import InputError, UsageError
+from ragkit.jsonl import read_jsonl
 from ragkit.textnorm import normalize
 
 if TYPE_CHECKING:
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
 
 BUILDERS = ("raw", "qa", "synthetic")
 
@@ -31,16 +32,11 @@ class Example:
 def read_qa_file(path: str | Path, *, answerable_only: bool = True) -> list[tuple[str, str]]:
     """(question, answer) pairs from JSON Lines with `question` and `answer` (SPEC eval-set lines work)."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file", code="file_not_found", source=str(p))
     pairs = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, row in read_jsonl(p, code="invalid_line"):
         try:
-            row = json.loads(line)
             q, a = str(row["question"]).strip(), str(row.get("answer", "")).strip()
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        except (KeyError, TypeError, AttributeError) as e:
             raise InputError(f"{p} line {n}: expected a JSON object with question and answer ({e})", code="invalid_line", source=str(p)) from e
         if not answerable_only or (q and a and a != "UNANSWERABLE"):
             pairs.append((q, a))
@@ -65,9 +61,9 @@ def synthetic_examples(kb: "KnowledgeBase", collection: str, max_chunks: int = 2
     from that chunk with the same prompt `rag` uses. Pairs whose answer is empty or "I don't
     know" are dropped; `paraphrases` adds reworded questions (sampled) with the same answer.
     """
-    from ragkit.abstain import says_unknown
     from ragkit.generation.base import Message
-    from ragkit.prompts import SourceText, build_messages, clean_answer, parse_citations
+    from ragkit.methods.abstain import says_unknown
+    from ragkit.methods.prompts import SourceText, build_messages, clean_answer, parse_citations
 
     gen = kb.generator
     pairs: list[tuple[str, str]] = []
@@ -109,7 +105,7 @@ def exclude_eval(examples: list[Example], eval_file: str | Path | None) -> tuple
 
 
 def qa_to_examples(pairs: Iterable[tuple[str, str]], kind: str) -> list[Example]:
-    from ragkit.prompts import build_messages
+    from ragkit.methods.prompts import build_messages
 
     out = []
     for q, a in pairs:

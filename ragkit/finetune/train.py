@@ -10,19 +10,18 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ragkit.errors import UsageError
 from ragkit.finetune.data import Example, build_examples, data_hash, exclude_eval
-from ragkit.manifest import now_iso
-from ragkit.types import Model
+from ragkit.storage.manifest import now_iso
+from ragkit.types import Model, ProgressFn, no_progress
 
 if TYPE_CHECKING:
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
 CHECKPOINT = ".checkpoint"
 
 
@@ -97,7 +96,7 @@ def finetune(
     """Train (or resume training) a LoRA adapter on a collection; returns the `finetune` JSON."""
     import torch
 
-    progress = progress or (lambda stage, done, total: None)
+    progress = progress or no_progress
     if steps is not None and epochs is not None:
         raise UsageError("give --steps or --epochs, not both", code="invalid_argument")
     started = time.perf_counter()

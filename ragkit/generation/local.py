@@ -19,7 +19,7 @@ from typing import Sequence
 
 from ragkit.errors import ConfigError, ModelError
 from ragkit.generation.base import Completion, Message, cut_at_stop
-from ragkit.models import torch_device
+from ragkit.model_paths import torch_device
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class LocalGenerator:
     remote = False
 
     def __init__(self, model_path: Path | None, cache_dir: Path, threads: int | None = None):
-        from ragkit.models import bundled_llm_path
+        from ragkit.model_paths import bundled_llm_path
 
         self.source = Path(model_path) if model_path else bundled_llm_path()
         if not self.source.exists():

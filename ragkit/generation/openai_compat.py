@@ -6,34 +6,14 @@ addressed as a model name, the way vLLM serves LoRA modules (`--lora-modules nam
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from typing import Sequence
-from urllib.parse import urlparse
 
 from ragkit.errors import BackendError, ConfigError
 from ragkit.generation.base import Completion, Message, cut_at_stop
+from ragkit.net import is_loopback_url
 
 log = logging.getLogger(__name__)
-
-
-def is_loopback(url: str) -> bool:
-    """True when every address the URL's host resolves to is a loopback address."""
-    host = urlparse(url).hostname
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
 def error_detail(resp) -> tuple[str, str | None]:
@@ -63,7 +43,7 @@ class OpenAIGenerator:
         if not base_url:
             raise ConfigError("the openai generator needs RAGKIT_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
         self.base_url = base_url.rstrip("/")
-        self.remote = not is_loopback(self.base_url)
+        self.remote = not is_loopback_url(self.base_url)
         if self.remote and not allow_remote:
             raise ConfigError(
                 f"{self.base_url} is not on this machine; set RAGKIT_ALLOW_REMOTE=true to send private text to it",

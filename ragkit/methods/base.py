@@ -11,16 +11,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ragkit.abstain import AbstainPolicy, decide, says_unknown
-from ragkit.prompts import IDK, STOP, SourceText, build_messages, clean_answer, parse_citations
+from ragkit.methods.abstain import AbstainPolicy, decide, says_unknown
+from ragkit.methods.prompts import IDK, STOP, SourceText, build_messages, clean_answer, parse_citations
 from ragkit.textnorm import grounded_fraction
 from ragkit.types import Answer, Citation, Usage
 
 if TYPE_CHECKING:
     from ragkit.generation.base import Generator
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
     from ragkit.retrieval import HybridRetriever
-    from ragkit.store import CollectionStore
+    from ragkit.storage.collection_store import CollectionStore
 
 
 @dataclass(frozen=True)

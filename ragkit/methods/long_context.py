@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from ragkit.methods.base import AdapterRef, Runtime, generate_answer
+from ragkit.methods.prompts import SourceText, build_messages
 from ragkit.methods.rag import retrieved_details
-from ragkit.prompts import SourceText, build_messages
 from ragkit.types import Answer
 
 

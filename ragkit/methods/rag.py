@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ragkit.methods.base import AdapterRef, Runtime, generate_answer
-from ragkit.prompts import SourceText
+from ragkit.methods.prompts import SourceText
 from ragkit.types import Answer, Hit
 
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from ragkit.errors import Conflict, Forbidden, TooLarge, UsageError
-from ragkit.home import check_collection_name
+from ragkit.storage.home import check_collection_name
 from ragkit.types import ChunkInfo, DocumentInfo, IngestReport
 from service.auth import Administrable, Caller, Readable, Writable, collection_not_found
 from service.jobs import Progress

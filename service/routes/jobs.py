@@ -13,10 +13,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from ragkit.adapters import AdapterInfo
-from ragkit.clikit import split_list
+from ragkit.cli.common import split_list
 from ragkit.errors import NotFound, RagkitError, UsageError
-from ragkit.keys import Principal
+from ragkit.finetune.adapters import AdapterInfo
+from ragkit.storage.keys import Principal
 from service.auth import Caller, Readable, Writable
 from service.routes.collections import Accepted, accepted
 from service.state import ServiceState, state
@@ -123,7 +123,7 @@ async def submit_eval(c: Writable, request: Request):
 
 
 def _start_eval(st: ServiceState, c: str, filename: str, data: bytes, methods: list[str] | None, adapter: str | None, limit: int | None) -> str:
-    from ragkit.evalset import load_evalset
+    from ragkit.evaluation.evalset import load_evalset
     from ragkit.methods import check_method
 
     for m in methods or []:

@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragkit.errors import NotFound, RagkitError, UsageError
-from ragkit.keys import Principal
+from ragkit.storage.keys import Principal
 from service.auth import Caller, check_access
 from service.state import ServiceState, state
 

@@ -7,7 +7,6 @@ import os
 import time
 import zipfile
 
-
 import ragkit
 from ingest.parsers import register_parser
 from tests.conftest import ROOT

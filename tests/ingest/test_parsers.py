@@ -231,8 +231,8 @@ def test_register_parser_in_process(monkeypatch):
         extensions = (".shout",)
 
         def parse(self, data, source, ctx):
-            from ingest.parsers.normalize import new_document
             from ingest.document import Block
+            from ingest.parsers.normalize import new_document
 
             return [new_document(data, source, [Block(data.decode().upper())])]
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-
 import ragkit
 from tests.conftest import ROOT, write_corpus
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragkit.methods.base import evidence_answer
-from ragkit.prompts import IDK, SourceText
+from ragkit.methods.prompts import IDK, SourceText
 from ragkit.settings import Settings
 from ragkit.types import Citation
 

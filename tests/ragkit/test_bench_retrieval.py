@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ragkit.irmetrics import evaluate, mrr_at, ndcg_at, recall_at
+from ragkit.evaluation.ir_metrics import evaluate, mrr_at, ndcg_at, recall_at
 
 # -- metrics ---------------------------------------------------------------------------------
 
@@ -93,8 +93,8 @@ def write_beir(folder: Path) -> Path:
 @pytest.fixture
 def app():
     from ingest.bench import bench_app
-    from ragkit.bench_retrieval import register
     from ragkit.cli import build_app
+    from ragkit.cli.bench_retrieval import register
 
     register(bench_app)  # idempotent: also mounted by build_app
     return build_app()
@@ -163,7 +163,7 @@ def test_adaptation_never_reads_test_data(tmp_path):
     import numpy as np
 
     import ragkit
-    from ragkit.bench_retrieval import BeirSet, adapt_embedder, adaptation_view, ingest_beir
+    from ragkit.cli.bench_retrieval import BeirSet, adapt_embedder, adaptation_view, ingest_beir
 
     beir = write_beir(tmp_path / "beir-tiny")
     view = adaptation_view(BeirSet(beir), "train", tmp_path / "view")

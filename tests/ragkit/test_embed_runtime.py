@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import ragkit
-from ragkit.embedding import SentenceTransformerEmbedder
+from ragkit.embedding.encoder import SentenceTransformerEmbedder
 
 TEXTS = [
     "At full load the Osprey 4 draws 2.8 A from its 18 V battery pack.",

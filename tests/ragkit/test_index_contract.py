@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragkit.index import ChromaIndex, chroma_client
+from ragkit.storage.chroma_index import ChromaIndex, chroma_client
 
 
 def unit(v):

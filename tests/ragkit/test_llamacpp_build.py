@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ragkit.models import bundled_llm_path
+from ragkit.model_paths import bundled_llm_path
 
 SCRIPT = """
 import sys

@@ -26,7 +26,7 @@ def col(tmp_path_factory):
 def test_retrieve_returns_ragkit_hits_as_nodes(col):
     from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-    from ragkit.llamaindex import RagkitRetriever
+    from ragkit.integrations.llamaindex import RagkitRetriever
 
     hits = col.query(QUESTION, k=3).hits
     nodes = RagkitRetriever(col, k=3).retrieve(QueryBundle(QUESTION))
@@ -45,7 +45,7 @@ def test_retrieve_returns_ragkit_hits_as_nodes(col):
 
 
 def test_mode_k_and_filter_pass_through(col):
-    from ragkit.llamaindex import RagkitRetriever
+    from ragkit.integrations.llamaindex import RagkitRetriever
 
     assert len(RagkitRetriever(col, k=1, mode="bm25").retrieve("hotel Lisbon")) == 1
     dense = RagkitRetriever(col, k=1, mode="dense").retrieve("when can I phone the helpdesk")
@@ -61,7 +61,7 @@ def test_plugs_into_a_retriever_query_engine(col):
     from llama_index.core.query_engine import RetrieverQueryEngine
     from llama_index.core.response_synthesizers.no_text import NoText
 
-    from ragkit.llamaindex import RagkitRetriever
+    from ragkit.integrations.llamaindex import RagkitRetriever
 
     retriever = RagkitRetriever(col, k=2)
     # llama-index-core 0.14's from_args drops `llm` for response_mode="no_text" and reaches for OpenAI

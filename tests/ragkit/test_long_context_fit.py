@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ragkit.methods.long_context import LongContextMethod
-from ragkit.prompts import SourceText, build_messages
+from ragkit.methods.prompts import SourceText, build_messages
 from ragkit.settings import Settings
 
 

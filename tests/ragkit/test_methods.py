@@ -9,8 +9,9 @@ import pytest
 import ragkit
 from ragkit.errors import BackendError, ConfigError, NotFound
 from ragkit.generation.base import Message
-from ragkit.generation.openai_compat import OpenAIGenerator, is_loopback
+from ragkit.generation.openai_compat import OpenAIGenerator
 from ragkit.methods import METHODS
+from ragkit.net import is_loopback_url as is_loopback
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from ragkit.errors import InputError
-from ragkit.evalset import EvalQuestion, load_evalset
+from ragkit.evaluation.evalset import EvalQuestion, load_evalset
+from ragkit.evaluation.metrics import accuracy, bootstrap_ci, exact_match, mcnemar_p, percentile, retrieval_rank, token_f1
 from ragkit.evaluation.runner import stratified_sample, winner
 from ragkit.evaluation.scoring import aggregate, paired, score_row
-from ragkit.metrics import accuracy, bootstrap_ci, exact_match, mcnemar_p, percentile, retrieval_rank, token_f1
 from ragkit.textnorm import contains_phrase, grounded_fraction, normalize
 
 

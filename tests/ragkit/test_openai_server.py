@@ -11,7 +11,7 @@ import ragkit
 from ragkit.errors import BackendError
 from ragkit.generation.base import Message
 from ragkit.generation.openai_compat import OpenAIGenerator
-from ragkit.models import bundled_llm_path
+from ragkit.model_paths import bundled_llm_path
 from tests.conftest import free_port, loopback_server, write_corpus
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ragkit.errors import NotFound, UsageError
-from ragkit.filters import parse_where
 from ragkit.retrieval import minmax
+from ragkit.storage.filters import parse_where
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_documents_and_delete(col, kb):
 def test_bm25_index_built_with_other_parameters_is_rebuilt(tmp_path):
     import json
 
-    from ragkit.bm25 import SCORING, BM25Index
+    from ragkit.storage.bm25 import SCORING, BM25Index
 
     folder = tmp_path / "bm25"
     BM25Index.build(["a", "b"], ["cats purr when content", "dogs bark at strangers"], revision=3).save(folder)

@@ -10,14 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 import ragkit
-from ragkit.embedders import Pair, read_pairs_file, sentences, switch_embedder, tune_embeddings, unsupervised_pairs
+from ragkit.embedding.tuning import Pair, read_pairs_file, sentences, switch_embedder, tune_embeddings, unsupervised_pairs
 from ragkit.errors import NotFound, UsageError
-from ragkit.manifest import StoredChunk
+from ragkit.types import Chunk
 
 
-def chunk(doc_id: str, text: str, prefix: str = "") -> StoredChunk:
+def chunk(doc_id: str, text: str, prefix: str = "") -> Chunk:
     embed_text = f"{prefix}\n{text}" if prefix else text
-    return StoredChunk(chunk_id=f"{doc_id}-0", doc_id=doc_id, ordinal=0, text=text, embed_text=embed_text, start=0, end=len(text), metadata={})
+    return Chunk(chunk_id=f"{doc_id}-0", doc_id=doc_id, ordinal=0, text=text, embed_text=embed_text, start=0, end=len(text), metadata={})
 
 
 def test_sentences_keep_only_query_sized_ones():
@@ -106,7 +106,7 @@ def test_tune_saves_switches_reloads_and_switches_back(corpus, home):
 
 
 def test_a_killed_switch_converges(corpus, home, monkeypatch):
-    import ragkit.embedders as embedders
+    import ragkit.embedding.tuning as embedders
 
     with ragkit.open(home) as kb:
         kb.collection("tiny").ingest(corpus)

@@ -50,7 +50,7 @@ def ready(url: str):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> LiveServer:
     import ragkit
-    from ragkit.keys import KeyStore
+    from ragkit.storage.keys import KeyStore
 
     root = tmp_path_factory.mktemp("service")
     home = root / "home"

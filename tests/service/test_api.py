@@ -253,7 +253,7 @@ def test_query_answer_compare_return_the_cli_json(live_server: LiveServer):
 
 def test_deleting_a_collection_takes_its_adapters_and_eval_answers_with_it(live_server: LiveServer, tmp_path):
     from ragkit.evaluation.cache import AnswerCache
-    from ragkit.home import HomeLayout
+    from ragkit.storage.home import HomeLayout
 
     layout = HomeLayout(live_server.home)
     with live_server.client(live_server.admin_key) as c:

@@ -60,7 +60,7 @@ def assert_interrupted(url: str, headers: dict, jobs) -> None:
 @pytest.mark.slow
 def test_sigterm_stops_a_running_job_and_a_crash_is_noticed_at_the_next_start(tmp_path):
     import ragkit
-    from ragkit.keys import KeyStore
+    from ragkit.storage.keys import KeyStore
 
     home = tmp_path / "home"
     with ragkit.open(home) as kb:

@@ -9,16 +9,16 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import JsonOpt, run
+from ragkit.cli.common import JsonOpt, run
 from ragkit.errors import ModelError
+from ragkit.types import ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
 
 # plain prose for prompts; repeated until a prompt reaches the token count asked for
 FILLER = (
@@ -96,11 +96,11 @@ def bench_generate_run(
 ) -> dict:
     """Measure the local (transformers) generator; the cold load dequantizes into a fresh temporary cache."""
     from ragkit.generation.local import LocalGenerator
-    from ragkit.runtime import apply_defaults
+    from ragkit.process_defaults import apply_defaults
     from ragkit.settings import load_settings
 
     apply_defaults()
-    progress = progress or (lambda stage, done, total: None)
+    progress = progress or no_progress
     source = model_path or load_settings().llm_path
     cache = Path(tempfile.mkdtemp(prefix="ragkit-bench-cache-"))
     try:

@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from typing import Sequence
 
-from ragkit.evalset import EvalQuestion
+from ragkit.evaluation.evalset import EvalQuestion
 from ragkit.textnorm import contains_phrase, normalize, tokens
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError, field_validator
 
 from ragkit.errors import InputError
+from ragkit.jsonl import read_jsonl
 from ragkit.types import Model
 
 UNANSWERABLE = "UNANSWERABLE"
@@ -66,17 +66,9 @@ class EvalQuestion(Model):
 def load_evalset(path: str | Path) -> list[EvalQuestion]:
     """Parse an eval set; a malformed line is an error naming its line number; duplicate ids are refused."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such eval set file", code="file_not_found", source=str(p))
     questions: list[EvalQuestion] = []
     seen: dict[str, int] = {}
-    for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{p} line {n}: not valid JSON ({e.msg})", code="invalid_evalset", source=str(p)) from e
+    for n, row in read_jsonl(p, code="invalid_evalset", missing="no such eval set file"):
         if not isinstance(row, dict):
             raise InputError(f"{p} line {n}: expected a JSON object", code="invalid_evalset", source=str(p))
         if "source" not in row and "sources" in row:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
 
 embedders_app = typer.Typer(help="Tuned embedders of a collection.", no_args_is_help=True)
 
@@ -27,7 +27,7 @@ def tune_embeddings(
     """Adapt the embedding model to the collection, save it in the home and switch the collection to it."""
 
     def action():
-        from ragkit.embedders import tune_embeddings as tune
+        from ragkit.embedding.tuning import tune_embeddings as tune
 
         with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
             return tune(kb, collection, name=name, pairs_file=pairs, steps=steps, use=use, progress=progress)
@@ -77,7 +77,7 @@ def embedders_use(
     """Switch the collection to an embedder and re-embed its chunks (a killed run re-run finishes the job)."""
 
     def action():
-        from ragkit.embedders import switch_embedder
+        from ragkit.embedding.tuning import switch_embedder
 
         with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
             return switch_embedder(kb, collection, name, progress=progress)

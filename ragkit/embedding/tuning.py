@@ -21,20 +21,20 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ragkit.errors import NotFound, UsageError
-from ragkit.home import check_collection_name
-from ragkit.manifest import StoredChunk, now_iso
-from ragkit.models import torch_device
-from ragkit.types import Model
+from ragkit.jsonl import read_jsonl
+from ragkit.model_paths import torch_device
+from ragkit.storage.home import check_collection_name
+from ragkit.storage.manifest import now_iso
+from ragkit.types import Chunk, Model, ProgressFn, no_progress
 
 if TYPE_CHECKING:
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
 RECORD = "ragkit.json"
 BASE = "base"  # `embedders use base`: back to the configured model
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -175,7 +175,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def unsupervised_pairs(chunks: Iterable[StoredChunk], seed: int = 0, keep_sentence: float = 0.1) -> list[Pair]:
+def unsupervised_pairs(chunks: Iterable[Chunk], seed: int = 0, keep_sentence: float = 0.1) -> list[Pair]:
     """Pairs from the collection alone: title/heading -> body (once per document) and one inverse-cloze pair per chunk."""
     rng = random.Random(seed)
     pairs: list[Pair] = []
@@ -198,16 +198,8 @@ def unsupervised_pairs(chunks: Iterable[StoredChunk], seed: int = 0, keep_senten
 def read_pairs_file(path: str | Path) -> list[dict]:
     """JSON Lines of {"query", "positive"} (a passage's text) or {"query", "source"} (a document of the collection)."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file (pairs are JSON Lines of query with positive or source)", code="invalid_pairs")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path} line {n}: not JSON ({e.msg})", code="invalid_pairs") from None
+    for n, row in read_jsonl(path, code="invalid_pairs", error=UsageError, missing="no such file (pairs are JSON Lines of query with positive or source)"):
         if not isinstance(row, dict) or not str(row.get("query") or "").strip():
             raise UsageError(f"{path} line {n}: needs a non-empty \"query\"", code="invalid_pairs")
         if not (str(row.get("positive") or "").strip() or str(row.get("source") or "").strip()):
@@ -223,7 +215,7 @@ def labelled_pairs(kb: "KnowledgeBase", collection: str, rows: list[dict], origi
     import numpy as np
 
     pairs: list[Pair] = []
-    by_source: dict[str, list[StoredChunk]] = {}
+    by_source: dict[str, list[Chunk]] = {}
     if any("positive" not in r for r in rows):
         for c in kb.manifest.all_chunks(collection):
             by_source.setdefault(str(c.metadata.get("source", "")), []).append(c)
@@ -301,9 +293,9 @@ def tune_embeddings(
     progress: ProgressFn | None = None,
 ) -> TuneResult:
     """Adapt the base embedding model to a collection, save it in the home and (by default) switch to it."""
-    from ragkit.embedding import resolve_embedder_path
+    from ragkit.embedding.encoder import resolve_embedder_path
 
-    progress = progress or (lambda stage, done, total: None)
+    progress = progress or no_progress
     started = time.perf_counter()
     kb.store(collection)  # NotFound for an unknown collection
     store = EmbedderStore(kb)
@@ -382,10 +374,10 @@ REEMBED_GROUP_CHUNKS = 256
 
 def switch_embedder(kb: "KnowledgeBase", collection: str, name: str | None, *, progress: ProgressFn | None = None) -> SwitchResult:
     """Point the collection at a tuned embedder (None or `base`: the configured model) and re-embed what is not yet on it."""
-    from ingest.pipeline import SyncPipeline
-    from ingest.worker import content_hash_for
+    from ragkit.fingerprints import content_hash_for, settings_fingerprint
+    from ragkit.storage.collection_store import vectors_by_document
 
-    progress = progress or (lambda stage, done, total: None)
+    progress = progress or no_progress
     started = time.perf_counter()
     store = kb.store(collection)
     name = None if name in (None, BASE) else name
@@ -394,7 +386,7 @@ def switch_embedder(kb: "KnowledgeBase", collection: str, name: str | None, *, p
     kb.lock_for_writing("re-embedding")
     kb.manifest.set_collection_embedder(collection, name)
     embedder = kb.embedder_for(collection)
-    fingerprint = SyncPipeline(kb, collection).settings_fp
+    fingerprint = settings_fingerprint(kb.settings, embedder)
     todo = [d for d in kb.manifest.documents(collection) if d.status == "indexed" and d.settings_fp != fingerprint]
     total = sum(d.chunks for d in todo)
     done_chunks = 0
@@ -404,14 +396,14 @@ def switch_embedder(kb: "KnowledgeBase", collection: str, name: str | None, *, p
         nonlocal done_chunks, group
         if not group:
             return
-        chunks = [c for d in group for c in kb.manifest.chunks_of(d.doc_id)]
-        if chunks:
-            vectors = embedder.embed_documents([c.embed_text for c in chunks])
-            store.vectors.upsert([c.chunk_id for c in chunks], vectors, [c.metadata for c in chunks])
+        chunks = {d.doc_id: kb.manifest.chunks_of(d.doc_id) for d in group}
+        flat = [c for d in group for c in chunks[d.doc_id]]
+        matrix = embedder.embed_documents([c.embed_text for c in flat])
+        vectors = vectors_by_document(matrix, chunks)
         texts = kb.manifest.document_texts([d.doc_id for d in group])
         rows = [replace(d, settings_fp=fingerprint, content_hash=content_hash_for(texts.get(d.doc_id, ""), fingerprint)) for d in group]
-        kb.manifest.update_rows(collection, rows)
-        done_chunks += len(chunks)
+        store.write_documents(rows, chunks, vectors)  # same chunks, new vectors: no revision bump
+        done_chunks += len(flat)
         progress("re-embedding", done_chunks, total)
         group = []
 

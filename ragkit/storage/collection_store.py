@@ -8,15 +8,24 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from ragkit.bm25 import BM25Index
-from ragkit.home import HomeLayout
-from ragkit.manifest import Manifest
+from ragkit.storage.bm25 import BM25Index
+from ragkit.storage.home import HomeLayout
+from ragkit.storage.manifest import Manifest
 from ragkit.types import Chunk
 
 if TYPE_CHECKING:
-    from ragkit.index import VectorIndex
+    from ragkit.storage.chroma_index import VectorIndex
 
 log = logging.getLogger(__name__)
+
+
+def vectors_by_document(matrix: np.ndarray, chunks: dict[str, list[Chunk]]) -> dict[str, np.ndarray]:
+    """Split one matrix of chunk vectors (documents in `chunks` order) into each document's rows."""
+    out, offset = {}, 0
+    for doc_id, doc_chunks in chunks.items():
+        out[doc_id] = matrix[offset : offset + len(doc_chunks)]
+        offset += len(doc_chunks)
+    return out
 
 
 class CollectionStore:
@@ -61,10 +70,14 @@ class CollectionStore:
         log.info("recovered %s: removed %d orphan vectors from an interrupted run", self.name, len(orphans))
         return len(orphans)
 
-    def write_documents(self, rows, chunks: dict[str, list[Chunk]], vectors: dict[str, np.ndarray], texts: dict[str, str]) -> int:
+    def write_documents(
+        self, rows, chunks: dict[str, list[Chunk]], vectors: dict[str, np.ndarray], texts: dict[str, str] | None = None
+    ) -> int:
         """Index documents, replacing all their previous chunks; returns the number of chunks removed.
 
-        Order matters for crash safety: intent, new vectors, manifest commit, stale vectors, done.
+        The one write path into the vector index. Order matters for crash safety: intent, new
+        vectors, manifest commit, stale vectors, done. `texts` None re-embeds the stored chunks
+        (an embedder switch): the rows are rewritten, the chunks and the revision stay.
         """
         doc_ids = [row.doc_id for row in rows]
         old = {d: self.manifest.chunk_ids(d) for d in doc_ids}
@@ -74,7 +87,10 @@ class CollectionStore:
         if flat:
             matrix = np.concatenate([vectors[d] for d in doc_ids if chunks.get(d)])
             self.vectors.upsert([c.chunk_id for c in flat], matrix, [c.metadata for c in flat])
-        self.manifest.commit_documents(self.name, list(rows), chunks, texts)
+        if texts is None:
+            self.manifest.update_rows(self.name, list(rows))
+        else:
+            self.manifest.commit_documents(self.name, list(rows), chunks, texts)
         stale = [cid for d in doc_ids for cid in old[d] if cid not in set(new[d])]
         if stale:
             self.vectors.delete(stale)

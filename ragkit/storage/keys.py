@@ -16,9 +16,9 @@ import secrets
 from dataclasses import dataclass
 
 from ragkit.errors import NotFound
-from ragkit.home import check_collection_name
-from ragkit.manifest import now_iso
-from ragkit.sqlitefile import SqliteFile
+from ragkit.storage.home import check_collection_name
+from ragkit.storage.manifest import now_iso
+from ragkit.storage.sqlite import SqliteFile
 
 ALL = "*"
 SCOPES = ("read", "write", "admin")

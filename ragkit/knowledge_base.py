@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from ragkit.errors import ModelError, NotFound
-from ragkit.home import HomeLayout, HomeLock, check_collection_name
-from ragkit.manifest import Manifest
 from ragkit.settings import Settings, load_settings
-from ragkit.store import CollectionStore
+from ragkit.storage.collection_store import CollectionStore
+from ragkit.storage.home import HomeLayout, HomeLock, check_collection_name
+from ragkit.storage.manifest import Manifest
 
 if TYPE_CHECKING:
-    from ragkit.api import Collection
-    from ragkit.embedding import SentenceTransformerEmbedder
+    from ragkit.collection import Collection
+    from ragkit.embedding.encoder import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,7 @@ class KnowledgeBase:
         self._embedder: SentenceTransformerEmbedder | None = None
         self._tuned: dict[Path, SentenceTransformerEmbedder] = {}
         self._stores: dict[str, CollectionStore] = {}
-        self._pool = None
-        self._pool_workers = 0
+        self._shared: dict[str, Any] = {}
         self._generator = None
         self._guard = threading.RLock()
 
@@ -43,7 +42,7 @@ class KnowledgeBase:
     @property
     def embedder(self) -> "SentenceTransformerEmbedder":
         if self._embedder is None:
-            from ragkit.embedding import SentenceTransformerEmbedder
+            from ragkit.embedding.encoder import SentenceTransformerEmbedder
 
             self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size, runtime=self.settings.embed_runtime)
         return self._embedder
@@ -58,7 +57,7 @@ class KnowledgeBase:
             if folder not in self._tuned:
                 import json
 
-                from ragkit.embedding import SentenceTransformerEmbedder
+                from ragkit.embedding.encoder import SentenceTransformerEmbedder
 
                 record = folder / "ragkit.json"
                 if not record.exists():
@@ -79,7 +78,7 @@ class KnowledgeBase:
 
     @property
     def embedders(self):
-        from ragkit.embedders import EmbedderStore
+        from ragkit.embedding.tuning import EmbedderStore
 
         return EmbedderStore(self)
 
@@ -95,7 +94,7 @@ class KnowledgeBase:
 
     @property
     def adapters(self):
-        from ragkit.adapters import AdapterStore
+        from ragkit.finetune.adapters import AdapterStore
 
         return AdapterStore(self.layout, self.manifest)
 
@@ -106,7 +105,7 @@ class KnowledgeBase:
     def _chroma(self):
         with self._guard:
             if self._client is None:
-                from ragkit.index import chroma_client
+                from ragkit.storage.chroma_index import chroma_client
 
                 if self.embedded:
                     self._lock.acquire("embedded Chroma")
@@ -128,7 +127,7 @@ class KnowledgeBase:
                 if not create:
                     raise NotFound(f"collection {name!r} does not exist in {self.settings.home}", code="collection_not_found")
                 self.manifest.ensure_collection(name)
-            from ragkit.index import ChromaIndex
+            from ragkit.storage.chroma_index import ChromaIndex
 
             store = CollectionStore(name, self.manifest, lambda: ChromaIndex(self._chroma(), name), self.layout)
             store.recover()
@@ -136,7 +135,7 @@ class KnowledgeBase:
             return store
 
     def collection(self, name: str = "default") -> "Collection":
-        from ragkit.api import Collection
+        from ragkit.collection import Collection
 
         return Collection(self, check_collection_name(name))
 
@@ -159,31 +158,18 @@ class KnowledgeBase:
         cache.close()
         self._stores.pop(name, None)
 
-    def worker_pool(self, workers: int, initializer=None):
-        """A pool of parser processes (pebble), kept for the life of this object.
-
-        Linux forks them: no re-import of the caller's main module (scripts need no
-        `if __name__ == "__main__"` guard) and no start-up cost; the workers never touch torch,
-        which is what makes forking a process with model threads risky.
-        """
+    def shared(self, key: str, factory: Callable[[], Any]) -> Any:
+        """A resource another layer keeps for the life of this knowledge base (ingest's parser
+        pool), made by `factory` on first use and closed (`.close()`) with it."""
         with self._guard:
-            if self._pool is None or self._pool_workers != workers or not self._pool.active:
-                if self._pool is not None:
-                    self._pool.close()
-                import multiprocessing
-
-                from pebble import ProcessPool
-
-                method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-                self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context(method), initializer=initializer)
-                self._pool_workers = workers
-            return self._pool
+            if key not in self._shared:
+                self._shared[key] = factory()
+            return self._shared[key]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool.join(timeout=10)
-            self._pool = None
+        for resource in reversed(list(self._shared.values())):
+            resource.close()
+        self._shared.clear()
         self.manifest.close()
         self._lock.release()
 
@@ -196,9 +182,6 @@ class KnowledgeBase:
 
 def open_kb(home=None, settings: Settings | None = None, **overrides) -> KnowledgeBase:
     """Open the knowledge base in `home` (default: RAGKIT_HOME or ~/.local/share/ragkit)."""
-    from ragkit.runtime import apply_defaults
-
-    apply_defaults()
     if settings is None:
         settings = load_settings(home=home, **overrides)
     elif home is not None:

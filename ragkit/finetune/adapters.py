@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from ragkit.errors import NotFound
-from ragkit.home import HomeLayout, check_collection_name
-from ragkit.manifest import Manifest
+from ragkit.storage.home import HomeLayout, check_collection_name
+from ragkit.storage.manifest import Manifest
 from ragkit.types import Model
 
 RECORD = "ragkit.json"

@@ -85,6 +85,6 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def open_kb_from_cli(home: Path | None, **overrides):
-    from ragkit.kb import open_kb
+    from ragkit.knowledge_base import open_kb
 
     return open_kb(home=home, **overrides)

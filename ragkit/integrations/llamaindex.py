@@ -15,7 +15,7 @@ from ragkit.errors import UsageError
 from ragkit.retrieval import MODES
 
 if TYPE_CHECKING:
-    from ragkit.api import Collection
+    from ragkit.collection import Collection
     from ragkit.types import Hit
 
 log = logging.getLogger(__name__)

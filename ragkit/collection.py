@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ragkit.errors import NotFound, RagkitError, UsageError
-from ragkit.types import Answer, ChunkInfo, Comparison, DocumentInfo, IngestReport, MethodError, QueryResult
+from ragkit.types import Answer, ChunkInfo, Comparison, DocumentInfo, IngestReport, MethodError, ProgressFn, QueryResult
 
 if TYPE_CHECKING:
-    from ragkit.kb import KnowledgeBase
+    from ragkit.knowledge_base import KnowledgeBase
 
-ProgressFn = Callable[[str, int, int], None]
 
 
 class Collection:

@@ -117,18 +117,6 @@ class DocumentRow:
         )
 
 
-@dataclass(frozen=True)
-class StoredChunk:
-    chunk_id: str
-    doc_id: str
-    ordinal: int
-    text: str
-    embed_text: str
-    start: int
-    end: int
-    metadata: dict
-
-
 class Manifest:
     """Thread-safe access to the manifest database (one connection, serialised)."""
 
@@ -283,14 +271,14 @@ class Manifest:
 
     # -- chunks ----------------------------------------------------------------------------------
 
-    def all_chunks(self, collection: str) -> Iterator[StoredChunk]:
+    def all_chunks(self, collection: str) -> Iterator[Chunk]:
         """Every indexed chunk of a collection in a stable order (rowid)."""
         rows = self._query(
             "SELECT chunk_id, doc_id, ordinal, text, embed_text, start, end, metadata FROM chunks WHERE collection = ? ORDER BY rowid",
             (collection,),
         )
         for r in rows:
-            yield StoredChunk(**{**dict(r), "metadata": json.loads(r["metadata"])})
+            yield Chunk(**{**dict(r), "metadata": json.loads(r["metadata"])})
 
     def chunk_embed_texts(self, collection: str) -> tuple[list[str], list[str]]:
         """(chunk ids, embed texts) of a collection in the `all_chunks` order: what BM25 is built from,
@@ -305,15 +293,15 @@ class Manifest:
                 texts.append(embed_text)
         return ids, texts
 
-    def chunks_of(self, doc_id: str) -> list[StoredChunk]:
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
         rows = self._query(
             "SELECT chunk_id, doc_id, ordinal, text, embed_text, start, end, metadata FROM chunks WHERE doc_id = ? ORDER BY ordinal",
             (doc_id,),
         )
-        return [StoredChunk(**{**dict(r), "metadata": json.loads(r["metadata"])}) for r in rows]
+        return [Chunk(**{**dict(r), "metadata": json.loads(r["metadata"])}) for r in rows]
 
-    def chunks_by_id(self, chunk_ids: list[str]) -> dict[str, StoredChunk]:
-        out: dict[str, StoredChunk] = {}
+    def chunks_by_id(self, chunk_ids: list[str]) -> dict[str, Chunk]:
+        out: dict[str, Chunk] = {}
         for i in range(0, len(chunk_ids), 900):
             part = chunk_ids[i : i + 900]
             marks = ",".join("?" * len(part))
@@ -321,14 +309,14 @@ class Manifest:
                 f"SELECT chunk_id, doc_id, ordinal, text, embed_text, start, end, metadata FROM chunks WHERE chunk_id IN ({marks})",
                 part,
             ):
-                out[r["chunk_id"]] = StoredChunk(**{**dict(r), "metadata": json.loads(r["metadata"])})
+                out[r["chunk_id"]] = Chunk(**{**dict(r), "metadata": json.loads(r["metadata"])})
         return out
 
     def chunk_ids_of_collection(self, collection: str) -> set[str]:
         return {r["chunk_id"] for r in self._query("SELECT chunk_id FROM chunks WHERE collection = ?", (collection,))}
 
     def filter_chunk_ids(self, collection: str, condition: str, args: list) -> set[str]:
-        """Chunk ids of a collection whose metadata satisfies a SQL condition (see ragkit.filters)."""
+        """Chunk ids of a collection whose metadata satisfies a SQL condition (see ragkit.storage.filters)."""
         rows = self._query(f"SELECT chunk_id FROM chunks WHERE collection = ? AND ({condition})", [collection, *args])
         return {r["chunk_id"] for r in rows}
 

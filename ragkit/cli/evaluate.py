@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, split_list
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, split_list
 
 
 def eval_command(

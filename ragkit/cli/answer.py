@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run, split_list
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run, split_list
 
 adapters_app = typer.Typer(help="Manage LoRA adapters trained on a collection.", no_args_is_help=True)
 AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="Adapter name (default: the newest).")]
@@ -115,7 +115,7 @@ def finetune(
     as_json: JsonOpt = False,
 ) -> None:
     """Train a LoRA adapter on the collection (resumes an interrupted run of the same data)."""
-    from ragkit.clikit import progress_bar
+    from ragkit.cli.common import progress_bar
 
     def action():
         with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:

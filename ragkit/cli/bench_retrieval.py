@@ -10,16 +10,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
-from ragkit.clikit import JsonOpt, progress_bar, run
+from ragkit.cli.common import JsonOpt, progress_bar, run
 from ragkit.errors import UsageError
+from ragkit.jsonl import read_jsonl
+from ragkit.types import ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
 
 ADAPTS = ("none", "unsupervised", "train")
 DOCS_RANKED = 100  # documents kept per query: enough for recall@100
@@ -68,16 +69,7 @@ class BeirSet:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    if not path.exists():
-        raise UsageError(f"{path} does not exist (a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/)", code="invalid_beir")
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UsageError(f"{path} line {n}: not JSON ({e.msg})", code="invalid_beir") from None
+    return read_jsonl(path, code="invalid_beir", error=UsageError, missing="does not exist (a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/)")
 
 
 def collection_name_for(folder: Path) -> str:
@@ -140,7 +132,7 @@ def adapt_embedder(kb, collection: str, folder: Path, adapt: str, progress: Prog
     what helped; the labelled pairs alone took them from 0.731 to 0.739 nDCG@10 in one pass and
     to 0.749 in three; BM25 hard negatives did not help (0.732).
     """
-    from ragkit.embedders import tune_embeddings
+    from ragkit.embedding.tuning import tune_embeddings
 
     pairs_file = None
     if adapt == "train":
@@ -196,10 +188,10 @@ def bench_retrieval_run(
     With `adapt`, the unadapted run is scored first (`zero_shot`), then the embedder is tuned on
     an adaptation view of the folder (never the test queries or qrels) and the queries run again.
     """
-    from ragkit.embedders import switch_embedder
-    from ragkit.irmetrics import evaluate, judged_queries
-    from ragkit.kb import open_kb
-    from ragkit.metrics import percentile
+    from ragkit.embedding.tuning import switch_embedder
+    from ragkit.evaluation.ir_metrics import evaluate, judged_queries
+    from ragkit.evaluation.metrics import percentile
+    from ragkit.knowledge_base import open_kb
     from ragkit.retrieval import MODES
 
     if mode not in MODES:
@@ -217,7 +209,7 @@ def bench_retrieval_run(
     if adapt == "train" and split == "train":
         raise UsageError("--adapt train trains on the train queries: score it on another split", code="invalid_adapt")
     name = collection or collection_name_for(beir.folder)
-    progress = progress or (lambda stage, done, total: None)
+    progress = progress or no_progress
     scratch = Path(tempfile.mkdtemp(prefix="ragkit-bench-beir-"))
     kept = Path(home) if home is not None else scratch / "home"
     tuning = None

@@ -7,15 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import HomeOpt, JsonOpt, run, split_list
+from ragkit.cli.common import HomeOpt, JsonOpt, run, split_list
 
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 
 
 def _store(home: Path | None):
-    from ragkit.home import HomeLayout
-    from ragkit.keys import KeyStore
     from ragkit.settings import load_settings
+    from ragkit.storage.home import HomeLayout
+    from ragkit.storage.keys import KeyStore
 
     settings = load_settings(home=home)
     return KeyStore(HomeLayout(settings.home).keys)

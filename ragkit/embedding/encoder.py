@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from ragkit.errors import ConfigError, ModelError
-from ragkit.models import BUNDLED_EMBEDDER_ID, bundled_embedder_path, torch_device
+from ragkit.model_paths import BUNDLED_EMBEDDER_ID, bundled_embedder_path, torch_device
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.clikit import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run
 
 
 def query(
@@ -49,29 +49,28 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    from ragkit.cli_answer import register as register_answer
+    from ragkit.cli.answer import register as register_answer
 
     register_ingest(app)
     app.command("query")(query)
     register_answer(app)
-    from ragkit.cli_eval import register as register_eval
+    from ragkit.cli.evaluate import register as register_eval
 
     register_eval(app)
-    from ragkit.cli_embedders import register as register_embedders
+    from ragkit.cli.embedders import register as register_embedders
 
     register_embedders(app)
     register_bench(app)
     from ingest.bench import bench_app
-    from ragkit.bench_generate import register as register_bench_generate
+    from ragkit.cli.bench_generate import register as register_bench_generate
 
     register_bench_generate(bench_app)
-    from ragkit.bench_retrieval import register as register_bench_retrieval
+    from ragkit.cli.bench_retrieval import register as register_bench_retrieval
 
     register_bench_retrieval(bench_app)
-    from ragkit.cli_keys import register as register_keys
-    from service.cli import register as register_serve
-
+    from ragkit.cli.keys import register as register_keys
     from service.bench import register as register_bench_http
+    from service.cli import register as register_serve
 
     register_keys(app)
     register_serve(app)
@@ -80,7 +79,7 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    from ragkit.runtime import apply_defaults
+    from ragkit.process_defaults import apply_defaults
 
     apply_defaults()
     build_app()()

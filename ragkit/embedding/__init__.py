@@ -1,0 +1,1 @@
+"""Embedding: the sentence-transformers encoder and embedders tuned to a collection."""
