@@ -30,7 +30,11 @@ class UsageError(RagkitError):
 
 
 class ConfigError(UsageError):
+    """A bad setting or model path: the user's to fix (CLI exit 2); behind the service it is the
+    operator's, not the client's, so it answers 500 there, never 400."""
+
     code = "invalid_setting"
+    http_status = 500
 
 
 class NotFound(RagkitError):
@@ -58,8 +62,9 @@ class BackendError(RagkitError):
 
 
 class ModelError(BackendError):
+    """A model could not be loaded or failed while running (a local model, or a generator server)."""
+
     code = "model_error"
-    http_status = 500
 
 
 class InputError(RagkitError):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from ragkit.errors import ConfigError
 
@@ -20,7 +21,7 @@ MIB = 1024 * 1024
 class Settings(BaseSettings):
     """Every knob ragkit reads; flags override the environment, which overrides the TOML file."""
 
-    model_config = SettingsConfigDict(env_prefix="RAGKIT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="RAGKIT_", extra="forbid", frozen=True)
 
     home: Path = DEFAULT_HOME
     cache_dir: Path = DEFAULT_CACHE
@@ -49,7 +50,6 @@ class Settings(BaseSettings):
     archive_max_depth: int = Field(default=2, ge=0)
 
     # retrieval
-    top_k: int = Field(default=10, ge=1)
     hybrid_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="weight of dense scores in hybrid fusion")
     fusion_depth: int = Field(default=100, ge=1)
 
@@ -90,35 +90,49 @@ class Settings(BaseSettings):
             raise ValueError("generator 'openai' needs openai_base_url (RAGKIT_OPENAI_BASE_URL)")
         return self
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        """Flags (init), then the environment, then the TOML file load_settings was given; no .env, no secrets dir."""
+        toml = _TOML_SOURCE.get()
+        return (init_settings, env_settings) + ((toml(settings_cls),) if toml else ())
+
     @property
     def resolved_openai_api_key(self) -> str | None:
         return self.openai_api_key or os.environ.get("OPENAI_API_KEY")
+
+
+_TOML_SOURCE: ContextVar[Callable[[type[BaseSettings]], PydanticBaseSettingsSource] | None] = ContextVar("ragkit_toml_source", default=None)
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from (lowest first) a TOML file, the environment, then explicit overrides.
 
     The TOML file is `config_file` or the one named by RAGKIT_CONFIG; its keys are the field
-    names without the prefix (`home = "/data/ragkit"`). None-valued overrides are ignored so
+    names without the prefix (`home = "/data/ragkit"`), at the top or under a `[ragkit]` table.
+    A key that is not a setting is an error naming it. None-valued overrides are ignored so
     callers can pass optional flags straight through.
     """
     path = config_file or os.environ.get("RAGKIT_CONFIG")
-    file_values: dict[str, Any] = {}
+    toml = None
     if path:
         try:
             with open(path, "rb") as fh:
-                file_values = tomllib.load(fh)
+                table = ("ragkit",) if isinstance(tomllib.load(fh).get("ragkit"), dict) else None
         except FileNotFoundError as e:
             raise ConfigError(f"config file {path} does not exist") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
-        file_values = file_values.get("ragkit", file_values)
-    env_keys = {k[len("RAGKIT_"):].lower() for k in os.environ if k.startswith("RAGKIT_")}
-    values = {k: v for k, v in file_values.items() if k not in env_keys}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+
+        def toml(settings_cls):
+            return TomlConfigSettingsSource(settings_cls, toml_file=Path(path), toml_table_header=table)
+
+    token = _TOML_SOURCE.set(toml)
     try:
-        return Settings(**values)
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
         first = e.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        raise ConfigError(f"invalid setting {field}: {first.get('msg')}") from e
+        where = f" in {path}" if path and first.get("type") == "extra_forbidden" else ""
+        raise ConfigError(f"invalid setting {field}{where}: {first.get('msg')}") from e
+    finally:
+        _TOML_SOURCE.reset(token)

@@ -50,7 +50,7 @@ Work = Callable[[str, Progress], Any]
 class JobStore(SqliteFile):
     """The jobs table of a home (its own SQLite file; readable while the server runs)."""
 
-    SCHEMA = SCHEMA
+    MIGRATIONS = (SCHEMA,)  # 1: as first released
 
     def add(self, kind: str, collection: str, params: dict) -> str:
         job_id = f"{kind}-{secrets.token_hex(8)}"

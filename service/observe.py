@@ -31,7 +31,7 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        rid = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         request_id.set(rid)  # each request runs in its own task context; the error handler reads it too
         status = [500]
         started = time.perf_counter()

@@ -190,7 +190,7 @@ def bench_retrieval_run(
     """
     from ragkit.embedding.tuning import switch_embedder
     from ragkit.evaluation.ir_metrics import evaluate, judged_queries
-    from ragkit.evaluation.metrics import percentile
+    from ragkit.evaluation.statistics import percentile
     from ragkit.knowledge_base import open_kb
     from ragkit.retrieval import MODES
 

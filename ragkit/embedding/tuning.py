@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Iterable
 from ragkit.errors import NotFound, UsageError
 from ragkit.jsonl import read_jsonl
 from ragkit.model_paths import torch_device
-from ragkit.storage.home import check_collection_name
+from ragkit.storage.home import ITEM_NAME_RE, check_collection_name
 from ragkit.storage.manifest import now_iso
 from ragkit.types import Chunk, Model, ProgressFn, no_progress
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 RECORD = "ragkit.json"
 BASE = "base"  # `embedders use base`: back to the configured model
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 MIN_SENTENCE_WORDS = 5
 
@@ -120,7 +119,7 @@ class EmbedderStore:
         return self.kb.layout.embedders(check_collection_name(collection))
 
     def folder(self, collection: str, name: str) -> Path:
-        if not NAME_RE.match(name or "") or name == BASE:
+        if not ITEM_NAME_RE.fullmatch(name or "") or name == BASE:
             raise UsageError(f"invalid embedder name {name!r}: 1-63 characters A-Z, a-z, 0-9, '_', '.', '-'; not {BASE!r}", code="invalid_name")
         return self.root(collection) / name
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from pathlib import Path
+
+from ragkit.storage.sqlite import connect
+
+MIGRATIONS = ("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, collection TEXT, revision INTEGER, answer TEXT NOT NULL)",)
 
 
 class AnswerCache:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, collection TEXT, revision INTEGER, answer TEXT NOT NULL)")
+        self._conn = connect(path, MIGRATIONS)
         self._lock = threading.Lock()
 
     @staticmethod

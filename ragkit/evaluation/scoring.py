@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ragkit.evaluation.evalset import EvalQuestion
-from ragkit.evaluation.metrics import accuracy, bootstrap_ci, exact_match, mcnemar_p, mean, percentile, retrieval_rank, token_f1
+from ragkit.evaluation.metrics import accuracy, exact_match, retrieval_rank, token_f1
+from ragkit.evaluation.statistics import bootstrap_ci, mcnemar_p, mean, percentile
 
 
 def score_row(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from ragkit.errors import NotFound
-from ragkit.storage.home import HomeLayout, check_collection_name
+from ragkit.storage.home import ITEM_NAME_RE, HomeLayout, check_collection_name
 from ragkit.storage.manifest import Manifest
 from ragkit.types import Model
 
@@ -39,7 +39,7 @@ class AdapterStore:
 
     def folder(self, collection: str, name: str) -> Path:
         check_collection_name(collection)
-        if not name or "/" in name or name.startswith("."):
+        if not ITEM_NAME_RE.fullmatch(name or ""):
             raise NotFound(f"invalid adapter name {name!r}", code="adapter_not_found")
         return self.layout.adapters(collection) / name
 

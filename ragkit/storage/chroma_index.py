@@ -128,10 +128,15 @@ class ChromaIndex:
             offset += len(page)
 
     def drop(self) -> None:
+        """Delete the whole Chroma collection; one that is already gone is dropped, any other failure is raised."""
+        from chromadb.errors import NotFoundError
+
         try:
             self.client.delete_collection(self.name)
-        except Exception as e:  # a missing collection is already dropped
+        except NotFoundError as e:
             log.debug("drop %s: %s", self.name, e)
+        except Exception as e:  # the manifest rows must not go while the vectors stay
+            raise BackendError(f"could not delete the Chroma collection {self.name!r}: {e}") from e
 
 
 def _scalar_metadata(meta: dict) -> dict | None:

@@ -29,7 +29,7 @@ def parse_where(where: str | dict | None) -> dict | None:
     if not isinstance(where, dict):
         raise UsageError("--where must be a JSON object such as {\"doc_type\": \"pdf\"}", code="invalid_filter")
     for key, cond in where.items():
-        if not _KEY_RE.match(key):
+        if not _KEY_RE.fullmatch(key):
             raise UsageError(f"filter key {key!r} is not a metadata key name", code="invalid_filter")
         if isinstance(cond, dict):
             for op, value in cond.items():

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from ragkit.errors import HomeLocked, UsageError
 
-COLLECTION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+COLLECTION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]")
+ITEM_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # adapters and tuned embedders: one folder name each
 
 
 def check_collection_name(name: str) -> str:
-    if not COLLECTION_RE.match(name or ""):
+    if not COLLECTION_RE.fullmatch(name or ""):
         raise UsageError(
             f"invalid collection name {name!r}: use 3-63 characters a-z, 0-9, '_' or '-', "
             "starting and ending with a letter or digit",

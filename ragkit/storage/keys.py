@@ -82,7 +82,7 @@ def _digest(salt: bytes, secret: str) -> bytes:
 class KeyStore(SqliteFile):
     """The keys table of one home."""
 
-    SCHEMA = SCHEMA
+    MIGRATIONS = (SCHEMA,)  # 1: as first released
 
     def create(self, collections: list[str] | None = None, *, write: bool = False, admin: bool = False) -> dict:
         """A new key; the returned dict is the only place its secret ever appears."""

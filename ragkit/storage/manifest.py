@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ragkit.storage.sqlite import connect
 from ragkit.types import Chunk, DocumentInfo
 
 SCHEMA = """
@@ -71,6 +72,8 @@ CREATE TABLE IF NOT EXISTS pending (
 """
 
 
+MIGRATIONS = (SCHEMA,)  # 1: as first released; add a step (e.g. "ALTER TABLE ...") for each change
+
 UPSERT_DOCUMENT = (
     "INSERT OR REPLACE INTO documents VALUES "
     "(:doc_id, :collection, :source, :root, :container, :container_hash, :file_hash, :content_hash,"
@@ -123,13 +126,8 @@ class Manifest:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
+        self._conn = connect(self.path, MIGRATIONS, synchronous="NORMAL")
         self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:

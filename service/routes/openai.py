@@ -97,7 +97,7 @@ def _question(messages: list[ChatMessage]) -> str:
 
 
 def _resolve(st: ServiceState, principal: Principal, model: str) -> tuple[str, str, str | None]:
-    match = MODEL_RE.match(model)
+    match = MODEL_RE.fullmatch(model)
     if not match:
         raise NotFound(f"model {model!r} not found: use ragkit/<collection>/<method>[:<adapter>] (see GET /v1/models)", code="model_not_found")
     check_access(st, principal, match["c"], "read")

@@ -8,9 +8,10 @@ import pytest
 
 from ragkit.errors import InputError
 from ragkit.evaluation.evalset import EvalQuestion, load_evalset
-from ragkit.evaluation.metrics import accuracy, bootstrap_ci, exact_match, mcnemar_p, percentile, retrieval_rank, token_f1
+from ragkit.evaluation.metrics import accuracy, exact_match, retrieval_rank, token_f1
 from ragkit.evaluation.runner import stratified_sample, winner
 from ragkit.evaluation.scoring import aggregate, paired, score_row
+from ragkit.evaluation.statistics import bootstrap_ci, mcnemar_p, percentile
 from ragkit.textnorm import contains_phrase, grounded_fraction, normalize
 
 
