@@ -8,7 +8,7 @@ from ragkit.settings import Settings
 
 
 def make_generator(settings: Settings) -> Generator:
-    """`local` (transformers), `openai` (any OpenAI-compatible server) or `llamacpp` (extra)."""
+    """`local` (transformers), `openai` (any OpenAI-compatible server) or `llamacpp` (llama.cpp in process)."""
     if settings.generator == "local":
         from ragkit.generation.local import LocalGenerator
 
@@ -24,12 +24,9 @@ def make_generator(settings: Settings) -> Generator:
             context_window=settings.openai_context_window,
         )
     if settings.generator == "llamacpp":
-        raise ConfigError(
-            "generator 'llamacpp' runs through llama.cpp's OpenAI-compatible server: start "
-            "`python -m llama_cpp.server --model FILE.gguf --host 127.0.0.1` and use RAGKIT_GENERATOR=openai "
-            "with RAGKIT_OPENAI_BASE_URL=http://127.0.0.1:8000/v1",
-            code="use_openai_generator",
-        )
+        from ragkit.generation.llamacpp import LlamaCppGenerator
+
+        return LlamaCppGenerator(settings.llm_path)
     raise ConfigError(f"unknown generator {settings.generator!r}")
 
 
