@@ -1,4 +1,4 @@
-"""`ragkit bench generate`: local generator speed — load (cold, cached), decode, prefill, LoRA training step."""
+"""`ragkit bench generate`: generator speed (local or llamacpp) — load (cold, cached), decode, prefill, LoRA training step."""
 
 from __future__ import annotations
 
@@ -132,6 +132,7 @@ def bench_generate_run(
 
     lora = LoraSettings()
     return {
+        "generator": "local",
         "load_cold_s": round(load_cold, 3),
         "load_cached_s": round(load_cached, 3),
         "decode_tokens_per_s": round(decode_rate, 2),
@@ -155,16 +156,111 @@ def bench_generate_run(
     }
 
 
+def bench_llamacpp_run(
+    model_path: Path | None = None, *, decode_tokens: int = 64, prefill_tokens: int = 1000, threads: int | None = None, progress: ProgressFn | None = None
+) -> dict:
+    """Measure the llamacpp generator with the same prompts and keys as `local`; training stays on torch (no LoRA step)."""
+    from llama_cpp import LogitsProcessorList
+
+    from ragkit.generation.base import Message
+    from ragkit.generation.llamacpp import LlamaCppGenerator
+    from ragkit.settings import load_settings
+
+    progress = progress or no_progress
+    source = model_path or load_settings().llm_path
+    progress("cold load", 0, 4)
+    cold = LlamaCppGenerator(source, threads=threads)
+    cold.llama
+    load_cold = cold.load_seconds
+    del cold
+    progress("cached load", 1, 4)
+    gen = LlamaCppGenerator(source, threads=threads)
+    llm = gen.llama
+    load_cached = gen.load_seconds
+    eos = llm.token_eos()
+
+    def no_eos(_ids, scores):  # exactly the tokens asked for, as `local`'s min_new_tokens does
+        scores[eos] = -float("inf")
+        return scores
+
+    def seconds(text: str, new_tokens: int) -> tuple[float, int]:
+        tokens = gen._prompt_tokens(gen._format([Message("user", text)])[0])
+        llm.reset()
+        t0 = time.perf_counter()
+        out = llm.create_completion(tokens, max_tokens=new_tokens, temperature=0.0, top_k=1, logits_processor=LogitsProcessorList([no_eos]))
+        elapsed = time.perf_counter() - t0
+        if out["usage"]["completion_tokens"] != new_tokens:
+            raise ModelError(f"llama.cpp generated {out['usage']['completion_tokens']} tokens, not the {new_tokens} asked for")
+        return elapsed, len(tokens)
+
+    class _Tok:  # _prompt_of's view of llama.cpp's tokenizer
+        def encode(self, text, add_special_tokens=False):
+            return llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+        def decode(self, ids):
+            return llm.detokenize(ids).decode("utf-8", "ignore")
+
+        def apply_chat_template(self, messages, add_generation_prompt=True):
+            return gen._prompt_tokens(gen._format([Message(m["role"], m["content"]) for m in messages])[0])
+
+    seconds(SHORT_PROMPT, 2)  # warm-up
+    progress("decode", 2, 4)
+    first, short_len = seconds(SHORT_PROMPT, 1)
+    total, _ = seconds(SHORT_PROMPT, decode_tokens)
+    decode_rate = (decode_tokens - 1) / (total - first) if decode_tokens > 1 and total > first else decode_tokens / total
+    progress("prefill", 3, 4)
+    ttft, long_len = seconds(_prompt_of(_Tok(), prefill_tokens), 1)
+    progress("done", 4, 4)
+    import llama_cpp
+
+    return {
+        "generator": "llamacpp",
+        "load_cold_s": round(load_cold, 3),
+        "load_cached_s": round(load_cached, 3),
+        "decode_tokens_per_s": round(decode_rate, 2),
+        "prefill_tokens_per_s": round(long_len / ttft, 2),
+        "lora_s_per_step": None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "settings": {
+            "model": str(gen.source),
+            "threads": gen.threads,
+            "cpu_count": os.cpu_count(),
+            "llama_cpp_python": llama_cpp.__version__,
+            "system_info": llama_cpp.llama_print_system_info().decode().strip(),
+            "decode_tokens": decode_tokens,
+            "decode_prompt_tokens": short_len,
+            "prefill_prompt_tokens": long_len,
+            "time_to_first_token_s": round(ttft, 3),
+        },
+    }
+
+
 def bench_generate(
+    generator: Annotated[Optional[str], typer.Option("--generator", help="local | llamacpp (default: RAGKIT_GENERATOR when it is one of them, else local).")] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="A GGUF file or model folder (default RAGKIT_LLM_PATH, else the bundled SmolLM2).")] = None,
     decode_tokens: Annotated[int, typer.Option("--decode-tokens", min=1, help="New tokens generated for the decode rate.")] = 64,
     prefill_tokens: Annotated[int, typer.Option("--prefill-tokens", min=16, help="Prompt length for the prefill rate.")] = 1000,
-    lora_steps: Annotated[int, typer.Option("--lora-steps", min=0, help="Timed LoRA steps after one warm-up (0: skip).")] = 3,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch threads (default: every core).")] = None,
+    lora_steps: Annotated[int, typer.Option("--lora-steps", min=0, help="Timed LoRA steps after one warm-up (0: skip; local only).")] = 3,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Threads (default: every core).")] = None,
     as_json: JsonOpt = True,
 ) -> None:
-    """Local generator speed: cold and cached load, decode and prefill tokens/s, LoRA seconds per step."""
-    run(True, lambda: bench_generate_run(model, decode_tokens=decode_tokens, prefill_tokens=prefill_tokens, lora_steps=lora_steps, threads=threads))
+    """Generator speed: cold and cached load, decode and prefill tokens/s, LoRA seconds per step (local)."""
+
+    def action():
+        from ragkit.errors import UsageError
+        from ragkit.process_defaults import apply_defaults
+        from ragkit.settings import load_settings
+
+        apply_defaults()
+        configured = load_settings().generator
+        name = generator or (configured if configured in ("local", "llamacpp") else "local")
+        if name == "llamacpp":
+            return bench_llamacpp_run(model, decode_tokens=decode_tokens, prefill_tokens=prefill_tokens, threads=threads)
+        if name != "local":
+            raise UsageError(f"--generator must be local or llamacpp, not {name!r}", code="invalid_generator")
+        return bench_generate_run(model, decode_tokens=decode_tokens, prefill_tokens=prefill_tokens, lora_steps=lora_steps, threads=threads)
+
+    run(True, action)
 
 
 def register(bench_app: typer.Typer) -> None:

@@ -69,7 +69,14 @@ class HomeLayout:
         return self.root / "jobs"
 
     def ensure(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Create the home readable by its owner alone (0700): it holds private text, keys and indexes.
+
+        An existing home of ours is tightened too; what is inside (Chroma's files among them)
+        is then out of other users' reach whatever its own mode.
+        """
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.root.stat().st_uid == os.getuid() and self.root.stat().st_mode & 0o077:
+            os.chmod(self.root, 0o700)
 
 
 class HomeLock:

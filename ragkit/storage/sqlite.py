@@ -9,6 +9,7 @@ written before versions existed (user_version 0, tables present) take it as a no
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -20,7 +21,9 @@ from ragkit.errors import ConfigError
 def connect(path: Path, migrations: Sequence[str], *, synchronous: str | None = None) -> sqlite3.Connection:
     """Open (creating) a SQLite file shared by threads and processes: autocommit, WAL, rows by name, migrated."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():  # owner-only from the start; SQLite gives its -wal and -shm files the same mode
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")  # a server reads while `ragkit keys` or an ingest writes

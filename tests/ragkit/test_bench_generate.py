@@ -37,3 +37,16 @@ def test_bad_bounds_are_usage_errors_and_generate_is_mounted_once():
     assert [c.name for c in bench_app.registered_commands].count("generate") == 1
     bad = CliRunner().invoke(app, ["bench", "generate", "--decode-tokens", "0"])
     assert bad.exit_code == 2
+
+
+def test_bench_generate_llamacpp_prints_the_same_keys(monkeypatch):
+    pytest.importorskip("llama_cpp")
+    monkeypatch.setenv("RAGKIT_GENERATOR", "llamacpp")  # the configured generator is the default
+    result = CliRunner().invoke(build_app(), ["bench", "generate", "--decode-tokens", "8", "--prefill-tokens", "600", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["generator"] == "llamacpp" and KEYS <= set(report)
+    assert report["decode_tokens_per_s"] > 0 and report["prefill_tokens_per_s"] > 0 and report["lora_s_per_step"] is None
+    assert 500 <= report["settings"]["prefill_prompt_tokens"] <= 700
+    bad = CliRunner().invoke(build_app(), ["bench", "generate", "--generator", "vllm", "--json"])
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["error"]["code"] == "invalid_generator"

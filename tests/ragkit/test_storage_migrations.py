@@ -101,3 +101,21 @@ def test_a_file_from_a_newer_ragkit_is_refused_by_name(tmp_path):
         conn.execute(f"PRAGMA user_version = {len(manifest.MIGRATIONS) + 1}")
     with pytest.raises(ConfigError, match="manifest.sqlite3 has schema version"):
         manifest.Manifest(path)
+
+
+def test_a_new_home_and_its_databases_are_owner_only(tmp_path):
+    import stat
+
+    from ragkit.knowledge_base import open_kb
+
+    home = tmp_path / "home"
+    with open_kb(home) as kb:
+        kb.manifest.ensure_collection("abc")
+        keys.KeyStore(kb.layout.keys).close()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for db in ("manifest.sqlite3", "keys.sqlite3"):
+        assert stat.S_IMODE((home / db).stat().st_mode) == 0o600, db
+    home.chmod(0o755)  # a home made before this rule is tightened when opened
+    with open_kb(home):
+        pass
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
