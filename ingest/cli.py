@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, run_with_kb
 
 docs_app = typer.Typer(help="See and remove ingested documents.", no_args_is_help=True)
 
@@ -119,11 +119,7 @@ def docs_delete(
 ) -> None:
     """Delete a document and all its chunks from every index."""
 
-    def action():
-        with open_kb_from_cli(home) as kb:
-            return {"deleted": kb.collection(collection).delete_document(source)}
-
-    run(as_json, action, lambda r: typer.echo(f"deleted {r['deleted'].source} ({r['deleted'].chunks} chunks)"))
+    run_with_kb(as_json, home, lambda kb: {"deleted": kb.collection(collection).delete_document(source)}, lambda r: typer.echo(f"deleted {r['deleted'].source} ({r['deleted'].chunks} chunks)"))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run, split_list
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run, run_with_kb, split_list
 
 adapters_app = typer.Typer(help="Manage LoRA adapters trained on a collection.", no_args_is_help=True)
 AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="Adapter name (default: the newest).")]
@@ -22,11 +22,7 @@ def ask(
 ) -> None:
     """Answer QUESTION with one method."""
 
-    def action():
-        with open_kb_from_cli(home) as kb:
-            return kb.collection(collection).ask(question, method=method, adapter=adapter)
-
-    run(as_json, action, lambda a: render_answers([a]))
+    run_with_kb(as_json, home, lambda kb: kb.collection(collection).ask(question, method=method, adapter=adapter), lambda a: render_answers([a]))
 
 
 def compare(
@@ -39,11 +35,7 @@ def compare(
 ) -> None:
     """Several methods on one question, side by side."""
 
-    def action():
-        with open_kb_from_cli(home) as kb:
-            return kb.collection(collection).compare(question, methods=split_list(methods), adapter=adapter)
-
-    run(as_json, action, lambda c: render_answers(c.results, c.question))
+    run_with_kb(as_json, home, lambda kb: kb.collection(collection).compare(question, methods=split_list(methods), adapter=adapter), lambda c: render_answers(c.results, c.question))
 
 
 def render_answers(results, question: str | None = None) -> None:
@@ -96,11 +88,7 @@ def adapters_delete(
 ) -> None:
     """Delete an adapter."""
 
-    def action():
-        with open_kb_from_cli(home) as kb:
-            return {"deleted": kb.adapters.delete(collection, name)}
-
-    run(as_json, action, lambda r: typer.echo(f"deleted adapter {r['deleted'].name}"))
+    run_with_kb(as_json, home, lambda kb: {"deleted": kb.adapters.delete(collection, name)}, lambda r: typer.echo(f"deleted adapter {r['deleted'].name}"))
 
 
 def finetune(

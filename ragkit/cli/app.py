@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, run_with_kb
 
 
 def query(
@@ -20,10 +20,6 @@ def query(
 ) -> None:
     """Retrieve the chunks that best match TEXT."""
 
-    def action():
-        with open_kb_from_cli(home) as kb:
-            return kb.collection(collection).query(text, k=k, mode=mode, where=where)
-
     def render(result):
         from rich.console import Console
 
@@ -35,7 +31,7 @@ def query(
             console.print(f"[bold]{hit.rank}.[/] {hit.source} [dim]{where_in} score {hit.score:.3f}[/]", highlight=False)
             console.print("   " + hit.text[:300].replace("\n", " "), highlight=False, markup=False)
 
-    run(as_json, action, render)
+    run_with_kb(as_json, home, lambda kb: kb.collection(collection).query(text, k=k, mode=mode, where=where), render)
 
 
 def build_app() -> typer.Typer:

@@ -88,3 +88,13 @@ def open_kb_from_cli(home: Path | None, **overrides):
     from ragkit.knowledge_base import open_kb
 
     return open_kb(home=home, **overrides)
+
+
+def run_with_kb(as_json: bool, home: Path | None, body: Callable[[Any], Any], render: Callable[[Any], None] | None = None) -> Any:
+    """The common command body: open the home, run `body(kb)`, close it, then print (see `run`)."""
+
+    def action():
+        with open_kb_from_cli(home) as kb:
+            return body(kb)
+
+    return run(as_json, action, render)

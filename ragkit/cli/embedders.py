@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, run_with_kb
 
 embedders_app = typer.Typer(help="Tuned embedders of a collection.", no_args_is_help=True)
 
@@ -91,11 +91,7 @@ def embedders_delete(
 ) -> None:
     """Delete a tuned embedder (not the one in use)."""
 
-    def action():
-        with open_kb_from_cli(home) as kb:
-            return {"deleted": kb.embedders.delete(collection, name)}
-
-    run(as_json, action, lambda r: typer.echo(f"deleted embedder {r['deleted'].name}"))
+    run_with_kb(as_json, home, lambda kb: {"deleted": kb.embedders.delete(collection, name)}, lambda r: typer.echo(f"deleted embedder {r['deleted'].name}"))
 
 
 def register(app: typer.Typer) -> None:
