@@ -70,3 +70,18 @@ def test_large_batch_upsert_respects_backend_limit(index):
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     index.upsert([f"id{i}" for i in range(n)], vecs, [{"i": i} for i in range(n)])
     assert index.count() == n
+
+
+def test_drop_twice_is_fine_and_a_real_failure_is_raised(index, monkeypatch):
+    from ragkit.errors import BackendError
+
+    index.upsert(["a"], np.stack([unit([1, 0, 0])]), [{}])
+    index.drop()
+    index.drop()  # already gone: nothing to do
+
+    def broken(name):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(index.client, "delete_collection", broken)
+    with pytest.raises(BackendError, match="disk gone"):  # the manifest rows must not be deleted after this
+        index.drop()

@@ -11,19 +11,17 @@ import pytest
 
 from ragkit.errors import ConfigError, ModelError
 from ragkit.generation import make_generator
-from ragkit.generation.base import Message
 from ragkit.settings import load_settings
+from tests.contracts import QUESTION, GeneratorContract
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is part of the locked install")
 
 from ragkit.generation.gguf_lora import gguf_lora_for  # noqa: E402
 from ragkit.generation.llamacpp import LlamaCppGenerator  # noqa: E402
 
-QUESTION = [Message("system", "Answer briefly."), Message("user", "Name three colours of the rainbow.")]
-
 
 @pytest.fixture(scope="module")
-def gen() -> LlamaCppGenerator:
+def llama_gen() -> LlamaCppGenerator:
     return LlamaCppGenerator(None, threads=2)
 
 
@@ -48,29 +46,18 @@ def write_adapter(folder: Path, base: Path, seed: int, scale: float = 0.05) -> P
     return folder
 
 
-def test_answers_with_llama_cpps_own_token_counts(gen):
-    out = gen.generate(QUESTION, max_tokens=12)
-    assert out.text and out.finish_reason in ("stop", "length")
-    assert out.prompt_tokens == gen.count_message_tokens(QUESTION)  # the chat template, tokenized by llama.cpp
-    assert 0 < out.completion_tokens <= 12
-    assert gen.context_window == 8192  # SmolLM2's window, read from the GGUF
-    assert gen.count_tokens("hello world") == 2
+class TestLlamaCppGenerator(GeneratorContract):
+    @pytest.fixture
+    def gen(self, llama_gen):
+        return llama_gen
+
+    def test_window_and_tokens_come_from_the_gguf(self, gen):
+        assert gen.context_window == 8192  # SmolLM2's window, read from the GGUF
+        assert gen.count_tokens("hello world") == 2
 
 
-def test_greedy_is_deterministic_and_stops_where_told(gen):
-    first = gen.generate(QUESTION, max_tokens=16)
-    assert gen.generate(QUESTION, max_tokens=16) == first
-    word = first.text.split()[1]
-    cut = gen.generate(QUESTION, max_tokens=16, stop=[word])
-    assert word not in cut.text and first.text.startswith(cut.text)
-
-
-def test_a_prompt_beyond_the_window_is_refused_by_name(gen):
-    with pytest.raises(ModelError, match="exceeds the model's window"):
-        gen.generate([Message("user", "word " * 9000)], max_tokens=8)
-
-
-def test_an_adapter_changes_the_output_and_a_changed_adapter_is_reconverted(gen, tmp_path):
+def test_an_adapter_changes_the_output_and_a_changed_adapter_is_reconverted(llama_gen, tmp_path):
+    gen = llama_gen
     base = gen.generate(QUESTION, max_tokens=12).text
     folder = write_adapter(tmp_path / "ad", gen.source, seed=1)
     first = gen.generate(QUESTION, max_tokens=12, adapter="ad", adapter_path=folder).text
@@ -90,7 +77,8 @@ def test_an_adapter_changes_the_output_and_a_changed_adapter_is_reconverted(gen,
     gen.unload_adapters()
 
 
-def test_a_folder_that_is_no_adapter_is_named(gen, tmp_path):
+def test_a_folder_that_is_no_adapter_is_named(llama_gen, tmp_path):
+    gen = llama_gen
     with pytest.raises(ModelError, match="is not a peft adapter"):
         gguf_lora_for(tmp_path, gen.source)
 

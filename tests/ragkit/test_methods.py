@@ -13,6 +13,7 @@ from ragkit.generation.openai_compat import OpenAIGenerator
 from ragkit.methods import METHODS
 from ragkit.net import is_loopback_url as is_loopback
 from tests.conftest import free_port
+from tests.contracts import GeneratorContract
 
 pytestmark = pytest.mark.slow
 
@@ -187,3 +188,14 @@ def test_synthetic_builder_writes_question_answer_pairs(kb):
     assert all(q.strip() and a.strip() for q, a in pairs)
     examples = qa_to_examples(pairs, "synthetic")
     assert all(e.kind == "synthetic" and e.question for e in examples)
+
+
+@pytest.mark.slow
+class TestLocalGenerator(GeneratorContract):
+    """The same contract on transformers (the dequantized SmolLM2)."""
+
+    @pytest.fixture
+    def gen(self, model_cache):
+        from ragkit.generation.local import LocalGenerator
+
+        return LocalGenerator(None, model_cache)
