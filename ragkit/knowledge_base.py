@@ -15,7 +15,7 @@ from ragkit.storage.manifest import Manifest
 
 if TYPE_CHECKING:
     from ragkit.collection import Collection
-    from ragkit.embedding.encoder import SentenceTransformerEmbedder
+    from ragkit.embedding.encoder import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ class KnowledgeBase:
         self.manifest = Manifest(self.layout.manifest)
         self._lock = HomeLock(self.layout.lock_file)
         self._client = None
-        self._embedder: SentenceTransformerEmbedder | None = None
-        self._tuned: dict[Path, SentenceTransformerEmbedder] = {}
+        self._embedder: Embedder | None = None
+        self._tuned: dict[Path, Embedder] = {}
         self._stores: dict[str, CollectionStore] = {}
         self._shared: dict[str, Any] = {}
         self._generator = None
@@ -40,14 +40,16 @@ class KnowledgeBase:
     # -- shared parts ------------------------------------------------------------------------
 
     @property
-    def embedder(self) -> "SentenceTransformerEmbedder":
-        if self._embedder is None:
-            from ragkit.embedding.encoder import SentenceTransformerEmbedder
+    def embedder(self) -> "Embedder":
+        """The configured embedding model on the configured runtime (`embed_runtime`, from the registry)."""
+        with self._guard:
+            if self._embedder is None:
+                from ragkit.embedding.encoder import make_embedder
 
-            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model, self.settings.embed_batch_size, runtime=self.settings.embed_runtime)
-        return self._embedder
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
 
-    def embedder_for(self, collection: str) -> "SentenceTransformerEmbedder":
+    def embedder_for(self, collection: str) -> "Embedder":
         """The embedder of a collection: its tuned embedder when it was switched to one, else the configured model."""
         name = self.manifest.collection_embedder(collection)
         if name is None:
@@ -57,7 +59,7 @@ class KnowledgeBase:
             if folder not in self._tuned:
                 import json
 
-                from ragkit.embedding.encoder import SentenceTransformerEmbedder
+                from ragkit.embedding.encoder import make_embedder
 
                 record = folder / "ragkit.json"
                 if not record.exists():
@@ -66,9 +68,7 @@ class KnowledgeBase:
                         f"switch back with `ragkit embedders use base -c {collection}`"
                     )
                 embedder_id = json.loads(record.read_text())["embedder_id"]
-                self._tuned[folder] = SentenceTransformerEmbedder(
-                    folder, self.settings.embed_batch_size, embedder_id=embedder_id, runtime=self.settings.embed_runtime
-                )
+                self._tuned[folder] = make_embedder(self.settings, folder, embedder_id)
             return self._tuned[folder]
 
     def forget_embedder(self, folder) -> None:

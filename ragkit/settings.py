@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     cache_dir: Path = DEFAULT_CACHE
     chroma_url: str | None = None
     embed_model: Path | None = None
-    generator: Literal["local", "openai", "llamacpp"] = "local"
+    generator: str = Field(default="local", description="local | openai | llamacpp | fake, or a registered plugin (ragkit.plugins)")
     llm_path: Path | None = None
     openai_base_url: str | None = None
     openai_model: str | None = None
@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, description="chunk budget in embedding-model tokens")
     chunk_overlap: int = Field(default=24, ge=0)
     embed_batch_size: int = Field(default=8, ge=1, description="sentences per forward pass; small batches pad less and ran fastest on CPU")
-    embed_runtime: Literal["torch", "int8"] = Field(
-        default="torch", description="int8: the model's linear layers dynamically quantised (faster on CPU, vectors differ slightly)"
+    embed_runtime: str = Field(
+        default="torch",
+        description="torch | int8 (linear layers dynamically quantised: faster on CPU, vectors differ slightly) | fake, or a registered plugin",
     )
     parse_timeout_s: float = Field(default=120.0, gt=0)
     workers: int = Field(default=2, ge=1)
@@ -79,6 +80,16 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else Path(os.path.expanduser(str(value)))
+
+    @field_validator("generator", "embed_runtime")
+    @classmethod
+    def _registered(cls, value: str, info) -> str:
+        from ragkit.plugins import EMBEDDERS, GENERATORS
+
+        registry = GENERATORS if info.field_name == "generator" else EMBEDDERS
+        if value not in registry:
+            raise ValueError(f"must be one of {', '.join(registry.names())}, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "Settings":

@@ -22,6 +22,8 @@ class Embedder(Protocol):
     embedder_id: str
     dimension: int
     max_tokens: int
+    path: Path  # the model folder; its tokenizer measures chunks
+    batch_size: int
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -191,3 +193,15 @@ def max_seq_length(path: Path) -> int:
         except (KeyError, ValueError):
             pass
     return 512
+
+
+def from_settings(settings, model_path: Path | None = None, embedder_id: str | None = None, runtime: str = "torch") -> SentenceTransformerEmbedder:
+    """The `torch` and `int8` entries of the embedder registry (`model_path` None: the configured model)."""
+    return SentenceTransformerEmbedder(model_path if model_path is not None else settings.embed_model, settings.embed_batch_size, embedder_id=embedder_id, runtime=runtime)
+
+
+def make_embedder(settings, model_path: Path | None = None, embedder_id: str | None = None) -> Embedder:
+    """The embedder of `settings.embed_runtime` in the registry, on `model_path` (default: the configured model)."""
+    from ragkit.plugins import EMBEDDERS
+
+    return EMBEDDERS.get(settings.embed_runtime)(settings, model_path, embedder_id, settings.embed_runtime)

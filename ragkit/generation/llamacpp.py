@@ -161,3 +161,8 @@ class LlamaCppGenerator:
         usage = out["usage"]
         finish = "stop" if stopped or choice.get("finish_reason") == "stop" else "length"
         return Completion(text=text.strip(), prompt_tokens=int(usage["prompt_tokens"]), completion_tokens=int(usage["completion_tokens"]), finish_reason=finish)
+
+
+def from_settings(settings) -> LlamaCppGenerator:
+    """The `llamacpp` entry of the generator registry."""
+    return LlamaCppGenerator(settings.llm_path)

@@ -208,3 +208,8 @@ class LocalGenerator:
             text, stopped = cut_at_stop(text, stop)
             finish = "stop" if stopped or (len(new) < max_tokens) else "length"
             return Completion(text=text.strip(), prompt_tokens=n_prompt, completion_tokens=int(len(new)), finish_reason=finish)
+
+
+def from_settings(settings) -> LocalGenerator:
+    """The `local` entry of the generator registry."""
+    return LocalGenerator(settings.llm_path, settings.cache_dir)

@@ -149,3 +149,14 @@ class OpenAIGenerator:
             completion_tokens=int(usage.get("completion_tokens") or self.count_tokens(text)),
             finish_reason=choice.get("finish_reason") or "stop",
         )
+
+
+def from_settings(settings) -> OpenAIGenerator:
+    """The `openai` entry of the generator registry."""
+    return OpenAIGenerator(
+        settings.openai_base_url or "",
+        settings.openai_model,
+        settings.resolved_openai_api_key,
+        allow_remote=settings.allow_remote,
+        context_window=settings.openai_context_window,
+    )
