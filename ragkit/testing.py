@@ -12,7 +12,7 @@ run the whole pipeline (parse, chunk, index, retrieve, prompt, cite, abstain) wi
   so chunk boundaries are the real ones.
 - `FakeGenerator`: answers with the source sentence sharing most content words with the
   question, cited as `[n]`, and "I don't know" without sources or overlap. Token counts are
-  words and punctuation marks.
+  about a subword tokenizer's (a token per four characters of a word, one per mark).
 """
 
 from __future__ import annotations
@@ -65,15 +65,20 @@ class FakeEmbedder:
             self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
+    _SHARED = 0.25  # every pair of texts shares this much cosine, as a sentence encoder's do (MiniLM-like scale)
+
     def _vector(self, text: str) -> np.ndarray:
         v = np.zeros(self.dimension, dtype=np.float32)
-        v[0] = 0.05  # never the zero vector: cosine stays defined for an empty text
         words = [w for w in _words(text) if w not in _STOPWORDS]
         features = Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:])])
         for feature, count in features.items():
             h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
             v[1 + h % (self.dimension - 1)] += (1.0 if h >> 63 else -1.0) * (1.0 + np.log(count)) * (0.5 if " " in feature else 1.0)
-        return v / np.linalg.norm(v)
+        norm = np.linalg.norm(v)
+        if norm > 0:
+            v *= np.sqrt(1 - self._SHARED) / norm
+        v[0] = np.sqrt(self._SHARED) if norm > 0 else 1.0  # cosine of two texts: 0.25 + 0.75 x their hashed cosine
+        return v
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -92,20 +97,26 @@ class FakeGenerator:
     context_window = 8192
 
     def count_tokens(self, text: str) -> int:
-        return len(_PIECE.findall(text))
+        """About what a subword tokenizer gives: one token per four characters of a word, one per mark."""
+        return sum(max(1, (len(p) + 3) // 4) for p in _PIECE.findall(text))
 
     def count_message_tokens(self, messages: Sequence[Message]) -> int:
         return sum(self.count_tokens(m.content) + 4 for m in messages)
 
     def generate(self, messages: Sequence[Message], max_tokens: int = 64, temperature: float = 0.0, stop: Sequence[str] = (), adapter=None, adapter_path=None) -> Completion:
+        n_prompt = self.count_message_tokens(messages)
+        if n_prompt + max_tokens > self.context_window:
+            from ragkit.errors import ModelError
+
+            raise ModelError(f"prompt of {n_prompt} tokens plus {max_tokens} answer tokens exceeds the model's window of {self.context_window}")
         prompt = messages[-1].content if messages else ""
         text = self._answer(prompt)
-        pieces = _PIECE.findall(text)
-        finish = "stop"
-        if len(pieces) > max_tokens:
-            text, finish = " ".join(pieces[:max_tokens]), "length"
         text, _ = cut_at_stop(text, stop)
-        return Completion(text=text, prompt_tokens=self.count_message_tokens(messages), completion_tokens=min(len(pieces), max_tokens), finish_reason=finish)
+        words, finish = text.split(" "), "stop"
+        while len(words) > 1 and self.count_tokens(" ".join(words)) > max_tokens:
+            words, finish = words[:-1], "length"
+        text = " ".join(words)
+        return Completion(text=text, prompt_tokens=n_prompt, completion_tokens=min(self.count_tokens(text), max_tokens), finish_reason=finish)
 
     @staticmethod
     def _answer(prompt: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 Metadata = dict[str, str | int | float | bool]
 
@@ -126,6 +126,84 @@ class Usage(Model):
     completion_tokens: int = 0
 
 
+class _Readable(Model):
+    """A nested part of the JSON that also reads like it: `part["text"]`."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+class Evidence(_Readable):
+    """The source sentence closest to the question, with the source it is quoted from."""
+
+    text: str
+    n: int
+    source: str
+    score: float
+
+
+class RetrievedRef(_Readable):
+    """One retrieved chunk as an answer reports it (the full hit is in `query`)."""
+
+    rank: int
+    source: str
+    chunk_id: str
+    score: float
+
+
+class AnswerDetails(Model):
+    """How an answer came about. Only what a method set is in the JSON (a field it did not set is
+    absent, not null); unknown names are refused, so a method cannot invent a key by a typo.
+    Reads like the JSON too: `details["route"]`, `details.get("route")`, `"route" in details`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # every method
+    model_answer: str | None = None
+    finish_reason: str | None = None
+    abstain_reason: str | None = None
+    grounded: float | None = None
+    adapter: str | None = None
+    # methods that show sources
+    evidence: Evidence | None = None
+    answer_from: str | None = None  # "model" | "evidence" | None (abstained)
+    model_grounded: float | None = None
+    retrieved: list[RetrievedRef] | None = None
+    top_dense: float | None = None
+    shown: int | None = None  # rag: chunks shown
+    # long-context
+    context_tokens: int | None = None
+    documents_in_context: int | None = None
+    corpus_tokens: int | None = None
+    corpus_fraction_in_context: float | None = None
+    truncated_document: str | None = None
+    sources_in_context: list[str] | None = None
+    # self-route
+    route: str | None = None
+    rag_abstain_reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_set(self, handler):
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.model_fields_set:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.model_fields_set else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.model_fields_set
+
+    def as_dict(self) -> dict[str, Any]:
+        """The set fields, nested models as dicts (what the JSON holds)."""
+        return self.model_dump(mode="json")
+
+
 class Answer(Model):
     """One method's answer to one question (the `ask` JSON)."""
 
@@ -135,7 +213,7 @@ class Answer(Model):
     citations: list[Citation]
     usage: Usage
     latency_ms: float
-    details: dict[str, Any] = {}
+    details: AnswerDetails = AnswerDetails()
 
 
 class MethodError(Model):

@@ -141,3 +141,14 @@ def model_cache() -> Path:
     path = ROOT / ".cache" / "ragkit"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+FAKE_MODELS = {"generator": "fake", "embed_runtime": "fake"}
+"""Settings that select ragkit.testing's deterministic fakes through the plugin registry."""
+
+
+@pytest.fixture
+def fake_models(monkeypatch):
+    """The fakes for everything this test opens, subprocesses included (through the environment)."""
+    monkeypatch.setenv("RAGKIT_GENERATOR", "fake")
+    monkeypatch.setenv("RAGKIT_EMBED_RUNTIME", "fake")

@@ -9,6 +9,13 @@ from ragkit.evaluation.metrics import accuracy, exact_match, retrieval_rank, tok
 from ragkit.evaluation.statistics import bootstrap_ci, mcnemar_p, mean, percentile
 
 
+def _uses_retrieval(method: str) -> bool:
+    from ragkit.methods import METHODS
+
+    cls = METHODS.get(method)
+    return bool(cls and cls.uses_retrieval)
+
+
 def score_row(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:
     """Scores of one method's answer to one question (None where a metric does not apply)."""
     if "error" in answer:
@@ -23,7 +30,7 @@ def score_row(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:
     else:
         row.update(accuracy=None, exact_match=None, f1=None, abstain_correct=float(abstained))
     retrieved = [r["source"] for r in details.get("retrieved") or []]
-    if q.answerable and q.source and retrieved and answer["method"] not in ("closed-book", "lora"):
+    if q.answerable and q.source and retrieved and _uses_retrieval(answer["method"]):
         rank = retrieval_rank(retrieved, q.source)
         row.update(hit_at_1=float(rank == 1), hit_at_5=float(rank is not None and rank <= 5), rr=(1.0 / rank) if rank else 0.0)
     if q.answerable and q.source and "sources_in_context" in details:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ragkit.methods.abstain import AbstainPolicy, decide, says_unknown
 from ragkit.methods.prompts import IDK, STOP, SourceText, build_messages, clean_answer, parse_citations
 from ragkit.textnorm import grounded_fraction
-from ragkit.types import Answer, Citation, Usage
+from ragkit.types import Answer, AnswerDetails, Citation, Usage
 
 if TYPE_CHECKING:
     from ragkit.generation.base import Generator
@@ -66,6 +66,7 @@ class Runtime:
 class Method(Protocol):
     name: str
     needs_adapter: bool
+    uses_retrieval: bool  # ranks chunks with the retriever (its hit@k and MRR are scored)
 
     def answer(self, question: str) -> Answer: ...
 
@@ -162,5 +163,5 @@ def generate_answer(
         citations=citations,
         usage=Usage(prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens),
         latency_ms=round((time.perf_counter() - started) * 1000, 1),
-        details=info,
+        details=AnswerDetails(**info),
     )

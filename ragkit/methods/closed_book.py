@@ -11,6 +11,7 @@ class ClosedBookMethod:
 
     name = "closed-book"
     needs_adapter = False
+    uses_retrieval = False
 
     def __init__(self, rt: Runtime, adapter: AdapterRef | None = None):
         self.rt = rt

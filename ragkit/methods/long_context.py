@@ -13,6 +13,7 @@ from ragkit.types import Answer
 class LongContextMethod:
     name = "long-context"
     needs_adapter = False
+    uses_retrieval = True
 
     def __init__(self, rt: Runtime, adapter: AdapterRef | None = None):
         self.rt = rt

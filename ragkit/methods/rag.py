@@ -29,6 +29,7 @@ def pack_chunks(rt: Runtime, hits: list[Hit], k: int, budget: int) -> list[Sourc
 class RagMethod:
     name = "rag"
     needs_adapter = False
+    uses_retrieval = True
 
     def __init__(self, rt: Runtime, adapter: AdapterRef | None = None):
         self.rt = rt

@@ -7,12 +7,13 @@ import time
 from ragkit.methods.base import AdapterRef, Runtime
 from ragkit.methods.long_context import LongContextMethod
 from ragkit.methods.rag import RagMethod
-from ragkit.types import Answer, Usage
+from ragkit.types import Answer, AnswerDetails, Usage
 
 
 class SelfRouteMethod:
     name = "self-route"
     needs_adapter = False
+    uses_retrieval = True
 
     def __init__(self, rt: Runtime, adapter: AdapterRef | None = None):
         self.rag = RagMethod(rt)
@@ -25,7 +26,7 @@ class SelfRouteMethod:
             chosen, route, extra = first, "rag", Usage()
         else:
             chosen, route, extra = self.long.answer(question), "long-context", first.usage
-        details = {**chosen.details, "route": route}
+        details = {**chosen.details.as_dict(), "route": route}
         if route == "long-context":
             details["rag_abstain_reason"] = first.details.get("abstain_reason")
         usage = Usage(
@@ -33,5 +34,5 @@ class SelfRouteMethod:
             completion_tokens=chosen.usage.completion_tokens + extra.completion_tokens,
         )
         return chosen.model_copy(
-            update={"method": self.name, "details": details, "usage": usage, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+            update={"method": self.name, "details": AnswerDetails(**details), "usage": usage, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
         )
