@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from ragkit.cli import build_app
 
+pytestmark = pytest.mark.usefixtures("fake_models")  # model-free: ragkit.testing's fakes through the plugin registry
+
 INGEST_KEYS = {
     "collection", "files_seen", "added", "updated", "unchanged", "deleted", "skipped", "failed",
     "warnings", "chunks_added", "chunks_deleted", "seconds",
@@ -87,7 +89,9 @@ def test_terminal_output_without_json(app, corpus, home):
     assert code == 0 and "support.md" in out
 
 
-def test_bench_ingest_json(app, corpus):
+def test_bench_ingest_json(app, corpus, monkeypatch):
+    for name in ("RAGKIT_GENERATOR", "RAGKIT_EMBED_RUNTIME"):  # it measures the real embedder
+        monkeypatch.delenv(name)
     code, out = call(app, "bench", "ingest", corpus)
     assert code == 0
     result = one_json(out)

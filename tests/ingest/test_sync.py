@@ -1,6 +1,8 @@
-"""Sync semantics with the real MiniLM and embedded Chroma: add, unchanged, changed, pruned, renamed, settings changed."""
+"""Sync semantics on embedded Chroma with the fake embedder (the real MiniLM runs them in test_crash_and_lock and CI's slow tier): add, unchanged, changed, pruned, renamed, settings changed."""
 
 from __future__ import annotations
+
+import pytest
 
 import json
 import subprocess
@@ -9,6 +11,8 @@ import sys
 import ragkit
 from tests.conftest import ROOT, write_corpus
 
+
+pytestmark = pytest.mark.usefixtures("fake_models")  # model-free: ragkit.testing's fakes through the plugin registry
 
 def state(kb, collection="default") -> dict:
     """What the indexes hold, checked for agreement: source -> sorted chunk ids."""

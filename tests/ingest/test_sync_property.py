@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import tempfile
 from pathlib import Path
@@ -10,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.ingest.test_sync import state
+
+pytestmark = pytest.mark.usefixtures("fake_models")  # model-free: ragkit.testing's fakes through the plugin registry
 
 NAMES = ["a.txt", "b.md", "sub/c.txt", "sub/deeper/d.md"]
 WORDS = ["kestrel", "osprey", "drill", "battery", "warranty", "lisbon", "invoice", "falcon"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ingest.pipeline import Record, SyncPipeline
 from tests.ingest.test_sync import state
 
+
+pytestmark = pytest.mark.usefixtures("fake_models")  # model-free: ragkit.testing's fakes through the plugin registry
 
 def test_records_sync_like_files(kb):
     def sync(records, **kw):
