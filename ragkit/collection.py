@@ -162,6 +162,23 @@ class Collection:
         store.rebuild_bm25()
         return row.info()
 
+    def delete(self) -> None:
+        """Delete the collection: its index, documents and BM25, and what was derived from its text
+        (adapters trained on it, embedders tuned to it, cached eval answers)."""
+        import shutil
+
+        from ragkit.evaluation.cache import AnswerCache
+
+        self.kb.store(self.name).drop()
+        self.kb.forget_store(self.name)
+        shutil.rmtree(self.kb.layout.adapters(self.name), ignore_errors=True)
+        shutil.rmtree(self.kb.layout.embedders(self.name), ignore_errors=True)
+        cache = AnswerCache(self.kb.layout.eval_cache)
+        try:
+            cache.forget(self.name)
+        finally:
+            cache.close()
+
     def _row(self, ref: str):
         self._require()
         row = self.kb.manifest.document(self.name, source=ref) or self.kb.manifest.document(self.name, doc_id=ref)

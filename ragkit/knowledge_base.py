@@ -142,21 +142,10 @@ class KnowledgeBase:
     def collections(self) -> list[str]:
         return self.manifest.collections()
 
-    def drop_collection(self, name: str) -> None:
-        store = self.store(name)
-        store.vectors.drop()
-        self.manifest.drop_collection(name)
-        import shutil
-
-        shutil.rmtree(self.layout.bm25(name), ignore_errors=True)
-        shutil.rmtree(self.layout.adapters(name), ignore_errors=True)  # trained on its text: they go with it
-        shutil.rmtree(self.layout.embedders(name), ignore_errors=True)
-        from ragkit.evaluation.cache import AnswerCache
-
-        cache = AnswerCache(self.layout.eval_cache)
-        cache.forget(name)
-        cache.close()
-        self._stores.pop(name, None)
+    def forget_store(self, name: str) -> None:
+        """Drop the cached store of a collection that was deleted."""
+        with self._guard:
+            self._stores.pop(name, None)
 
     def shared(self, key: str, factory: Callable[[], Any]) -> Any:
         """A resource another layer keeps for the life of this knowledge base (ingest's parser

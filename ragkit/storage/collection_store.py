@@ -109,6 +109,16 @@ class CollectionStore:
         self.manifest.clear_pending(self.name, doc_ids)
         return len(ids)
 
+    def drop(self) -> None:
+        """Remove the collection's index, manifest rows and BM25 files. The vectors go first: when
+        that fails (BackendError) the manifest still lists every document, so nothing is orphaned."""
+        import shutil
+
+        self.vectors.drop()
+        self.manifest.drop_collection(self.name)
+        shutil.rmtree(self.layout.bm25(self.name), ignore_errors=True)
+        self._bm25 = None
+
     def bm25(self) -> BM25Index:
         """The BM25 index at the manifest's current revision (loaded, or rebuilt when stale)."""
         revision = self.revision
