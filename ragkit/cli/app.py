@@ -56,8 +56,9 @@ def build_app() -> typer.Typer:
     from ragkit.cli.embedders import register as register_embedders
 
     register_embedders(app)
-    register_bench(app)
-    from ingest.bench import bench_app
+    bench_app = typer.Typer(help="Measure speed and quality; prints JSON.", no_args_is_help=True)
+    app.add_typer(bench_app, name="bench")
+    register_bench(bench_app)
     from ragkit.cli.bench_generate import register as register_bench_generate
 
     register_bench_generate(bench_app)

@@ -264,6 +264,5 @@ def bench_generate(
 
 
 def register(bench_app: typer.Typer) -> None:
-    """Mount `generate` on the `bench` group (idempotent: build_app may run more than once)."""
-    if not any(c.name == "generate" for c in bench_app.registered_commands):
-        bench_app.command("generate")(bench_generate)
+    """Mount `generate` on the `bench` group."""
+    bench_app.command("generate")(bench_generate)

@@ -287,6 +287,5 @@ def _render(result: dict) -> None:
 
 
 def register(bench_app: typer.Typer) -> None:
-    """Mount `retrieval` on the `bench` group (idempotent: build_app may run more than once)."""
-    if not any(c.name == "retrieval" for c in bench_app.registered_commands):
-        bench_app.command("retrieval")(bench_retrieval)
+    """Mount `retrieval` on the `bench` group."""
+    bench_app.command("retrieval")(bench_retrieval)
