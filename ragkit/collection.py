@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from ragkit.errors import NotFound, RagkitError, UsageError
-from ragkit.types import Answer, ChunkInfo, Comparison, DocumentInfo, IngestReport, MethodError, ProgressFn, QueryResult
+from ragkit.types import Answer, ChunkInfo, Comparison, DocumentInfo, EvalSummary, IngestReport, MethodError, ProgressFn, QueryResult
 
 if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
@@ -128,8 +128,8 @@ class Collection:
         out=None,
         judge: bool = False,
         progress: ProgressFn | None = None,
-    ) -> dict:
-        """Run methods over an eval set and write reports (see `ragkit eval`); returns the eval JSON."""
+    ) -> "EvalSummary":
+        """Run methods over an eval set and write reports (see `ragkit eval`); returns its summary."""
         from ragkit.evaluation.runner import run_eval
 
         return run_eval(self.kb, self.name, evalset, methods=methods, adapter=adapter, limit=limit, out=out, judge=judge, progress=progress)

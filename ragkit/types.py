@@ -134,6 +134,9 @@ class _Readable(Model):
             raise KeyError(key)
         return getattr(self, key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in type(self).model_fields else default
+
 
 class Evidence(_Readable):
     """The source sentence closest to the question, with the source it is quoted from."""
@@ -224,3 +227,28 @@ class MethodError(Model):
 class Comparison(Model):
     question: str
     results: list[Answer | MethodError]
+
+
+class Winner(_Readable):
+    """The most accurate method, its margin over the runner-up, and whether that margin is significant (McNemar)."""
+
+    method: str
+    accuracy: float
+    runner_up: str | None
+    margin: float | None
+    p_value: float | None
+    significant: bool | None
+
+
+class EvalSummary(_Readable):
+    """What `ragkit eval --json` prints; the full report (every question, CIs, per kind) is in `report_json`.
+    `methods` maps each method to its SPEC aggregate (accuracy, exact_match, f1, ci95, ...)."""
+
+    methods: dict[str, dict[str, Any]]
+    pairs: list[dict[str, Any]]
+    winner: Winner | None
+    report: str
+    report_json: str
+    warnings: list[str]
+    cached_answers: int
+    seconds: float

@@ -34,7 +34,7 @@ def eval_command(
     run(as_json, action, render_eval)
 
 
-def render_eval(result: dict) -> None:
+def render_eval(result) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -11,6 +11,7 @@ import logging
 import platform
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from ragkit.evaluation.evalset import EvalQuestion, load_evalset
 from ragkit.evaluation.scoring import aggregate, by_kind, paired, score_row
 from ragkit.storage.bm25 import SCORING as BM25_SCORING
 from ragkit.storage.manifest import now_iso
-from ragkit.types import ProgressFn, no_progress
+from ragkit.types import EvalSummary, ProgressFn, no_progress
 
 if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
@@ -71,31 +72,36 @@ def settings_fingerprint(kb: "KnowledgeBase") -> dict[str, Any]:
     }
 
 
-def run_eval(
-    kb: "KnowledgeBase",
-    collection: str,
-    evalset: str | Path,
-    *,
-    methods: list[str] | None = None,
-    adapter: str | None = None,
-    limit: int | None = None,
-    out: str | Path | None = None,
-    judge: bool = False,
-    progress: ProgressFn | None = None,
-) -> dict[str, Any]:
-    from ragkit.methods import METHODS, Runtime, build_method, check_method
+@dataclass
+class EvalPlan:
+    """What one run answers: the questions, the prepared methods, and what the cache keys hold."""
 
-    progress = progress or no_progress
-    started = time.perf_counter()
+    collection: str
+    evalset: str
+    questions: list[EvalQuestion]
+    total_questions: int
+    limit: int | None
+    methods: dict[str, Any]  # name -> prepared method
+    fingerprint: dict[str, Any]
+    embedder: dict[str, Any]
+    revision: int
+    warnings: list[str]
+
+
+def plan_eval(kb: "KnowledgeBase", collection: str, evalset: str | Path, methods: list[str] | None, adapter: str | None, limit: int | None) -> EvalPlan:
+    """Load and sample the questions, check the methods and prepare each (an adapter method without
+    an adapter stops here, saying how to train one), and fix the cache fingerprint."""
+    from ragkit.methods import Runtime, build_method, check_method
+
     questions = load_evalset(evalset)
-    total_questions = len(questions)
+    total = len(questions)
     if limit is not None:
         if limit < 1:
             raise UsageError("--limit must be at least 1")
         questions = stratified_sample(questions, limit)
     col = kb.collection(collection)
     kb.store(collection)  # NotFound for an unknown collection
-    indexed = {d.source for d in kb.manifest.documents(collection)}
+    indexed = {d.source for d in col.documents()}
     warnings = sorted({s for q in questions for s in q.source if s not in indexed})
     if warnings:
         log.warning("eval set names sources not in %s: %s", collection, ", ".join(warnings[:10]))
@@ -103,34 +109,34 @@ def run_eval(
     for m in names:
         check_method(m)
     rt = Runtime(kb, collection)
-    prepared = {}
-    for m in names:
-        prepared[m] = build_method(m, rt, adapter)  # an adapter method without an adapter stops here, saying how to train one
-    judge_gen = _judge(kb) if judge else None
-
-    cache = AnswerCache(kb.layout.eval_cache)
+    prepared = {m: build_method(m, rt, adapter) for m in names}
     fingerprint = settings_fingerprint(kb)
     tuned = kb.manifest.collection_embedder(collection)
-    embedder_used = {"name": "base", "id": kb.embedder_for(collection).embedder_id, "stale": False}
+    embedder = {"name": "base", "id": kb.embedder_for(collection).embedder_id, "stale": False}
     if tuned:  # a tuned embedder changes what retrieval hands the model
-        fingerprint["embedder"] = embedder_used["id"]
-        embedder_used.update(name=tuned, stale=kb.embedders.get(collection, tuned).stale)
-    revision = kb.manifest.revision(collection)
+        fingerprint["embedder"] = embedder["id"]
+        embedder.update(name=tuned, stale=kb.embedders.get(collection, tuned).stale)
+    return EvalPlan(collection, str(evalset), questions, total, limit, prepared, fingerprint, embedder, col.revision, warnings)
+
+
+def answer_all(kb: "KnowledgeBase", plan: EvalPlan, adapter: str | None, judge_gen, progress: ProgressFn) -> tuple[dict[str, list[dict]], int, dict[str, Any]]:
+    """Every method's answer to every question, from the cache where it has them; a method's error
+    on one question is that question's answer. Returns the answers, the cache hits and the adapters used."""
     answers: dict[str, list[dict]] = {}
     cached_hits = 0
     adapters_used: dict[str, Any] = {}
+    cache = AnswerCache(kb.layout.eval_cache)
     try:
-        for m in names:
-            method = prepared[m]
+        for m, method in plan.methods.items():
             adapter_hash = None
-            if METHODS[m].needs_adapter:
-                info = kb.adapters.get(collection, adapter)
+            if method.needs_adapter:
+                info = kb.adapters.get(plan.collection, adapter)
                 record = json.loads((Path(info.path) / "ragkit.json").read_text())
                 adapter_hash = f"{record.get('data_hash')}:{record.get('created_at')}"
                 adapters_used[m] = {"name": info.name, "stale": info.stale, "steps": info.steps, "training_seconds": info.seconds}
             answers[m] = []
-            for i, q in enumerate(questions):
-                key = AnswerCache.key(method=m, settings=fingerprint, revision=revision, adapter=adapter_hash, question=q.question)
+            for i, q in enumerate(plan.questions):
+                key = AnswerCache.key(method=m, settings=plan.fingerprint, revision=plan.revision, adapter=adapter_hash, question=q.question)
                 got = cache.get(key)
                 if got is None:
                     try:
@@ -138,34 +144,39 @@ def run_eval(
                     except RagkitError as e:
                         got = {"method": m, "error": {"code": e.code, "message": e.message}}
                     else:
-                        cache.put(key, collection, revision, got)
+                        cache.put(key, plan.collection, plan.revision, got)
                 else:
                     cached_hits += 1
                 if judge_gen is not None and "error" not in got and q.answerable:
                     got = {**got, "judge": _judge_one(judge_gen, q, got["answer"])}
                 answers[m].append(got)
-                progress(m, i + 1, len(questions))
+                progress(m, i + 1, len(plan.questions))
     finally:
         cache.close()
+    return answers, cached_hits, adapters_used
 
+
+def build_report(kb: "KnowledgeBase", plan: EvalPlan, answers: dict[str, list[dict]], cached_hits: int, adapters_used: dict[str, Any], judged: bool, seconds: float) -> dict[str, Any]:
+    """The full report (report.json): scores per question, aggregates, pairs, the winner, per kind."""
+    questions, names = plan.questions, list(plan.methods)
     rows = {m: [score_row(q, a) for q, a in zip(questions, answers[m])] for m in names}
     summary = {m: aggregate(questions, rows[m]) for m in names}
     for m in names:
-        if judge_gen is not None:
-            judged = [a.get("judge") for q, a in zip(questions, answers[m]) if q.answerable and "judge" in a]
-            summary[m]["judge_accuracy"] = round(sum(judged) / len(judged), 4) if judged else None
+        if judged:
+            marks = [a.get("judge") for q, a in zip(questions, answers[m]) if q.answerable and "judge" in a]
+            summary[m]["judge_accuracy"] = round(sum(marks) / len(marks), 4) if marks else None
         if m in adapters_used:
             summary[m]["one_off"] = adapters_used[m]
     pairs = paired(questions, rows)
-    report = {
+    return {
         "created_at": now_iso(),
-        "collection": collection,
-        "collection_revision": revision,
-        "evalset": str(evalset),
-        "questions_in_evalset": total_questions,
-        "limit": limit,
-        "settings": fingerprint,
-        "embedder": embedder_used,
+        "collection": plan.collection,
+        "collection_revision": plan.revision,
+        "evalset": plan.evalset,
+        "questions_in_evalset": plan.total_questions,
+        "limit": plan.limit,
+        "settings": plan.fingerprint,
+        "embedder": plan.embedder,
         "generator": {
             "kind": kb.settings.generator,
             "model": kb.generator.model_id,
@@ -173,9 +184,9 @@ def run_eval(
             "device": getattr(kb.generator, "device", None),
         },
         "environment": {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine()},
-        "warnings": [f"source not indexed: {s}" for s in warnings],
+        "warnings": [f"source not indexed: {s}" for s in plan.warnings],
         "cached_answers": cached_hits,
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(seconds, 2),
         "methods": summary,
         "by_kind": {m: by_kind(questions, rows[m]) for m in names},
         "pairs": pairs,
@@ -192,11 +203,40 @@ def run_eval(
             for i, q in enumerate(questions)
         ],
     }
-    folder = Path(out) if out else kb.layout.root / "evals" / time.strftime("%Y%m%d-%H%M%S")
+
+
+def run_eval(
+    kb: "KnowledgeBase",
+    collection: str,
+    evalset: str | Path,
+    *,
+    methods: list[str] | None = None,
+    adapter: str | None = None,
+    limit: int | None = None,
+    out: str | Path | None = None,
+    judge: bool = False,
+    progress: ProgressFn | None = None,
+) -> EvalSummary:
+    """Plan, answer (resuming from the cache), score, and write report.json and report.html to `out`."""
     from ragkit.evaluation.report import write_reports
 
+    started = time.perf_counter()
+    plan = plan_eval(kb, collection, evalset, methods, adapter, limit)
+    judge_gen = _judge(kb) if judge else None
+    answers, cached_hits, adapters_used = answer_all(kb, plan, adapter, judge_gen, progress or no_progress)
+    report = build_report(kb, plan, answers, cached_hits, adapters_used, judge_gen is not None, time.perf_counter() - started)
+    folder = Path(out) if out else kb.layout.root / "evals" / time.strftime("%Y%m%d-%H%M%S")
     paths = write_reports(report, folder)
-    return {"methods": summary, "pairs": pairs, "winner": report["winner"], "report": str(paths["html"]), "report_json": str(paths["json"]), "warnings": report["warnings"], "cached_answers": cached_hits, "seconds": report["seconds"]}
+    return EvalSummary(
+        methods=report["methods"],
+        pairs=report["pairs"],
+        winner=report["winner"],
+        report=str(paths["html"]),
+        report_json=str(paths["json"]),
+        warnings=report["warnings"],
+        cached_answers=cached_hits,
+        seconds=report["seconds"],
+    )
 
 
 def winner(summary: dict[str, dict], pairs: list[dict]) -> dict[str, Any] | None:
@@ -243,4 +283,4 @@ def _judge_one(gen, q: EvalQuestion, response: str) -> float:
     return 1.0 if verdict.startswith("CORRECT") else 0.0
 
 
-__all__ = ["run_eval", "stratified_sample", "winner"]
+__all__ = ["EvalPlan", "answer_all", "build_report", "plan_eval", "run_eval", "stratified_sample", "winner"]
