@@ -8,7 +8,54 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ragkit.errors import UsageError
+from ragkit.errors import InputError, UsageError
+
+# Bidirectional-text controls: a name holding one can display as another (`x\u202etxt.exe` shows as `xexe.txt`).
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Control characters (NUL, newline, tab, DEL...), lone surrogates (bytes that were not UTF-8) and line/paragraph separators.
+_UNPRINTABLE_CATEGORIES = frozenset(("Cc", "Cs", "Zl", "Zp"))
+
+
+# -- the naming rule folder discovery and HTTP uploads share ---------------------------------
+
+
+def is_hidden(name: str) -> bool:
+    """A hidden file or folder name (`.env`, `.git`): left out of every ingest, folders and uploads alike."""
+    return name.startswith(".") and name not in (".", "..")
+
+
+def name_problem(name: str) -> str | None:
+    """Why a file name cannot be a source (a NUL, a newline, another unprintable character), or None."""
+    if not name:
+        return "the name is empty"
+    for i, ch in enumerate(name):
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES:
+            return f"the name holds an unprintable character ({_describe(ch)}) at position {i + 1}"
+    return None
+
+
+def _describe(ch: str) -> str:
+    if 0xDC80 <= ord(ch) <= 0xDCFF:
+        return f"byte 0x{ord(ch) - 0xDC00:02x}, not UTF-8"
+    fallback = "a control character" if unicodedata.category(ch) == "Cc" else unicodedata.category(ch)
+    return f"U+{ord(ch):04X}, {unicodedata.name(ch, fallback)}"
+
+
+def upload_source(name: str) -> str | None:
+    """The source of an uploaded file: the last part of the name the client sent ('../../a.txt' -> 'a.txt').
+
+    None when the name is hidden, or sits in a hidden folder ('.git/config'), as folder ingest
+    leaves those out. A name with an unprintable character raises InputError naming it.
+    """
+    problem = name_problem(name)
+    if problem:
+        raise InputError(f"upload {name!r}: {problem}; rename the file", code="invalid_file_name", source=name)
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise InputError(f"upload {name!r}: the name has no file name part", code="invalid_file_name", source=name)
+    if any(is_hidden(p) for p in parts):
+        return None
+    return parts[-1]
 
 
 @dataclass(frozen=True)
@@ -51,10 +98,10 @@ def discover(paths: list[str | Path]) -> Iterator[FoundFile | Duplicate]:
                 dirnames[:] = []
                 continue
             seen_dirs.add(key)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
             # real files before links to them, so a file reached both ways keeps its own name
             for name in sorted(filenames, key=lambda n: (os.path.islink(os.path.join(dirpath, n)), n)):
-                if name.startswith("."):
+                if is_hidden(name):
                     continue
                 full = Path(dirpath) / name
                 source = full.relative_to(path).as_posix()

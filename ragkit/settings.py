@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     # the HTTP service
     max_upload_bytes: int = Field(default=512 * MIB, gt=0, description="largest upload request; bigger ones get 413")
     max_upload_files: int = Field(default=1000, ge=1, description="most files in one upload request")
+    max_json_bytes: int = Field(default=4 * MIB, gt=0, description="largest JSON request body; bigger ones get 413, read no further than the limit")
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("home", "cache_dir", "embed_model", "llm_path", mode="after")

@@ -15,6 +15,7 @@ import ragkit
 from ragkit.errors import RagkitError
 from ragkit.settings import Settings, load_settings
 from service.metrics import ServiceMetrics
+from service.limits import RequestGuard
 from service.observe import RequestObserver, request_id
 from service.routes import answers, collections, jobs, openai, ops
 from service.routes.ops import STATIC
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, auth: bool = True, address: 
     for router in (ops.router, collections.router, answers.router, jobs.router, openai.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestGuard)  # inside the observer, so what it refuses is logged and counted too
     app.add_middleware(RequestObserver, metrics=metrics)
     _install_error_handlers(app)
     return app

@@ -15,17 +15,26 @@ from ragkit.storage.keys import Principal
 from service.state import ServiceState, state
 
 
-def caller(request: Request) -> Principal:
-    """The principal behind the request's `Authorization: Bearer <key>` header."""
-    st = state(request)
+def authenticate(st: ServiceState, authorization: str) -> Principal:
+    """The principal behind an `Authorization: Bearer <key>` header value; Unauthorized otherwise."""
     if not st.auth:
         return Principal.unrestricted()
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("this route needs an API key: send `Authorization: Bearer <key>` (create one with `ragkit keys create`)")
     principal = st.keys.authenticate(token.strip())
     if principal is None:
         raise Unauthorized("the API key is not valid or has been revoked")
+    return principal
+
+
+def caller(request: Request) -> Principal:
+    """The caller of this request, authenticated by `service.limits.RequestGuard` before its body was read."""
+    from service.limits import PRINCIPAL_KEY
+
+    principal = request.scope.get(PRINCIPAL_KEY)
+    if principal is None:  # a route outside /v1/ asking for a caller
+        principal = authenticate(state(request), request.headers.get("authorization", ""))
     request.state.key_id = principal.key_id
     return principal
 

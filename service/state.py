@@ -10,6 +10,7 @@ from fastapi import Request
 
 from ragkit.settings import Settings
 from ragkit.storage.keys import KeyStore
+from service import staging
 from service.jobs import JobRunner, JobStore
 from service.metrics import ServiceMetrics
 
@@ -30,6 +31,7 @@ class ServiceState:
         self.auth = auth
         self.address = address
         self.kb: KnowledgeBase = KnowledgeBase(settings)
+        self._guard_generator()
         self.keys = KeyStore(self.kb.layout.keys)
         self.jobs = JobRunner(JobStore(self.kb.layout.jobs), on_finish=self._job_finished)
         self.metrics = metrics
@@ -37,6 +39,7 @@ class ServiceState:
         self.write_lock = threading.Lock()
         self.ready = threading.Event()
         self.warmup_error: str | None = None
+        self.skipped_collections: dict[str, str] = {}  # name -> why warm-up could not open it
         self._collections: dict[str, Collection] = {}
         self._guard = threading.Lock()
 
@@ -50,16 +53,36 @@ class ServiceState:
         interrupted = self.jobs.store.interrupt_unfinished()
         if interrupted:
             log.warning("%d job(s) were interrupted by the last shutdown", interrupted)
+        staging.sweep(self.kb.layout)  # uploads and eval sets staged for requests or jobs that died with the last run
         threading.Thread(target=self._warm_up, name="ragkit-warmup", daemon=True).start()
 
+    def _guard_generator(self) -> None:
+        """Route every generation through GuardedGenerator, so a generator that dies answers 502 naming it."""
+        from ragkit.generation import make_generator
+        from service.generator_guard import GuardedGenerator, describe_generator
+
+        # the knowledge base creates its generator lazily into this slot; filling it first, with a
+        # guard that creates the real one on first use, changes nothing else about when it loads
+        self.kb._generator = GuardedGenerator(lambda: make_generator(self.settings), describe_generator(self.settings))
+
     def _warm_up(self) -> None:
+        """Load the embedder, then open each collection; one that cannot be opened is logged and skipped."""
         try:
             self.kb.embedder.embed_query("warm up")
-            for name in self.kb.collections():
-                self.kb.store(name)
         except Exception as e:  # readiness reports it; the server keeps answering what it can
-            log.exception("warm-up failed")
+            log.exception("warm-up failed: the embedding model did not load")
             self.warmup_error = f"{type(e).__name__}: {e}"
+        try:
+            names = self.kb.collections()
+        except Exception:
+            log.exception("warm-up: the collections could not be listed")
+            names = []
+        for name in names:
+            try:
+                self.kb.store(name)
+            except Exception as e:  # a bad row (a name no longer valid, a broken index) must not keep the service from ready
+                self.skipped_collections[name] = f"{type(e).__name__}: {getattr(e, 'message', e)}"
+                log.error("warm-up: collection %r skipped: %s", name, self.skipped_collections[name])
         self.ready.set()
 
     def collection(self, name: str) -> "Collection":

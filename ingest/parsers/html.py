@@ -1,14 +1,20 @@
-"""HTML (.html/.htm) through unstructured's partition_html, and a light `html_to_text` for e-mail and Markdown."""
+"""HTML (.html/.htm) through unstructured's partition_html, and a light `html_to_text` for e-mail and Markdown.
+
+libxml2 (under lxml) silently drops everything nested deeper than 256 elements, and what follows
+it; a document that reaches that depth is read again by `FlatHtmlText`, an event-driven pass with
+no tree and no depth limit, so its text is never lost (nor reported as `empty`).
+"""
 
 from __future__ import annotations
 
+import html.parser
 import re
 from typing import Any
 
-from ingest.document import ParsedDocument
+from ingest.document import Block, ParsedDocument
 from ingest.parsers.base import ParseContext, ParseFailure, SkipFile
 from ingest.parsers.elements import blocks_from_elements, partitioner
-from ingest.parsers.normalize import compact, new_document, normalize_line
+from ingest.parsers.normalize import HeadingTrail, compact, new_document, normalize_line
 from ingest.parsers.text import decode_text
 
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
@@ -20,6 +26,8 @@ _BLOCK_TAGS = frozenset(
     "address article aside blockquote dd div dl dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 "
     "header hr li main nav ol p pre section table tr ul".split()
 )
+# libxml2's nesting limit (without XML_PARSE_HUGE): a tree this deep was cut off there.
+LXML_MAX_DEPTH = 256
 
 
 def decode_html(data: bytes, source: str) -> str:
@@ -43,11 +51,112 @@ def parse_dom(text: str) -> Any | None:
     return doc
 
 
+def tree_depth(doc: Any) -> int:
+    """How deeply elements nest in an lxml tree (the root is 1), without recursion."""
+    import lxml.etree
+
+    depth = deepest = 0
+    for event, _ in lxml.etree.iterwalk(doc, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def was_cut_off(doc: Any) -> bool:
+    """True when the tree reached libxml2's depth limit, so content below (and after) it is missing."""
+    return tree_depth(doc) >= LXML_MAX_DEPTH - 1
+
+
+class FlatHtmlText(html.parser.HTMLParser):
+    """Text blocks of any HTML, however deep: block tags end paragraphs, h1-h6 are headings, list items lines.
+
+    Built on the standard library's event parser, which keeps no tree, so nesting depth costs
+    nothing; used for documents deeper than libxml2 keeps.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.blocks: list[tuple[str, int | None, bool]] = []  # (text, heading level, list item)
+        self._buf: list[str] = []
+        self._hidden = 0
+        self._in_head = False  # until </head> or <body>: many pages never close their head
+        self._in_title = False
+        self._heading: int | None = None
+        self._item = False
+
+    def _flush(self) -> None:
+        text = normalize_line("".join(self._buf))
+        self._buf.clear()
+        if text:
+            self.blocks.append((text, self._heading, self._item))
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in _INVISIBLE_TAGS:
+            self._hidden += 1
+        elif tag in ("head", "body"):
+            self._in_head = tag == "head"
+        elif tag == "title":
+            self._in_title = True
+        elif tag in ("td", "th"):
+            self._buf.append(" ")
+        elif tag == "br":
+            self._flush()
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+            self._heading = int(tag[1]) if tag in _HEADINGS else None
+            self._item = tag == "li"
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag in _BLOCK_TAGS or tag == "br":
+            self._flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _INVISIBLE_TAGS:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag == "head":
+            self._in_head = False
+        elif tag == "title":
+            self._in_title = False
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+            self._heading = None
+            self._item = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._hidden and not self._in_head:
+            self._buf.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def flat_html_blocks(text: str) -> tuple[list[Block], str]:
+    """Blocks (and the <title>) of HTML read by FlatHtmlText."""
+    reader = FlatHtmlText()
+    reader.feed(text)
+    reader.close()
+    trail = HeadingTrail()
+    blocks = []
+    for line, level, item in reader.blocks:
+        if level is not None:
+            blocks.append(Block(line, "title", trail.enter(level, line)))
+        else:
+            blocks.append(Block(f"- {line}" if item else line, "text", trail.path))
+    return blocks, normalize_line(reader.title)
+
+
 def html_to_text(html: str) -> str:
     """Readable text of an HTML string: block elements become paragraphs, list items "- " lines."""
-    doc = parse_dom(_XML_DECLARATION.sub("", html))
+    html = _XML_DECLARATION.sub("", html)
+    doc = parse_dom(html)
     if doc is None:
         return ""
+    if was_cut_off(doc):
+        return "\n\n".join(b.text for b in flat_html_blocks(html)[0])
     for el in list(doc.iter("head", "title")):
         el.drop_tree()
     for el in doc.iter():
@@ -74,9 +183,12 @@ class HtmlParser:
         """Clean the DOM, partition it with unstructured, and map elements to blocks."""
         import lxml.html
 
-        doc = parse_dom(decode_html(data, source))
+        text = decode_html(data, source)
+        doc = parse_dom(text)
         if doc is None:
             raise SkipFile("empty", f"{source}: no HTML content")
+        if was_cut_off(doc):
+            return self._parse_deep(data, text, source)
         title_el = doc.find(".//title")
         title = normalize_line(title_el.text_content()) if title_el is not None else ""
         # unstructured also calls short <p> text "Title"; heading levels come from the real tags.
@@ -102,3 +214,12 @@ class HtmlParser:
         if not blocks:
             raise SkipFile("empty", f"{source}: no text")
         return [new_document(data, source, blocks, title=title or first_h1 or None)]
+
+    def _parse_deep(self, data: bytes, text: str, source: str) -> list[ParsedDocument]:
+        """A document nested deeper than libxml2 keeps: its text through FlatHtmlText, with a warning."""
+        blocks, title = flat_html_blocks(text)
+        if not blocks:
+            raise SkipFile("empty", f"{source}: no text (elements nested {LXML_MAX_DEPTH}+ deep, none holding text)")
+        first_h1 = next((b.text for b in blocks if b.kind == "title"), "")
+        warning = f"{source}: elements nest more than {LXML_MAX_DEPTH - 1} deep; read as plain paragraphs and headings (tables and lists are not structured)"
+        return [new_document(data, source, blocks, title=title or first_h1 or None, warnings=[warning])]

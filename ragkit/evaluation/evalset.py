@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,14 @@ from ragkit.jsonl import read_jsonl
 from ragkit.types import Model
 
 UNANSWERABLE = "UNANSWERABLE"
+# "\ud800" is valid JSON but not text: it cannot be encoded to UTF-8 for the model, the cache or a report
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    if _LONE_SURROGATE.search(text):
+        raise ValueError("holds an unpaired surrogate escape (such as \\ud800), which is not text")
+    return text
 
 
 class EvalQuestion(Model):
@@ -30,7 +39,7 @@ class EvalQuestion(Model):
             raise ValueError("must be a non-empty string")
         if not isinstance(v, (str, int, float)):
             raise ValueError("must be a string")
-        return str(v).strip()
+        return _no_surrogates(str(v).strip())
 
     @field_validator("aliases", "wrong", mode="before")
     @classmethod
@@ -38,10 +47,10 @@ class EvalQuestion(Model):
         if v is None:
             return []
         if isinstance(v, str):
-            return [v]
+            return [_no_surrogates(v)]
         if not isinstance(v, list):
             raise ValueError("must be a list of strings")
-        return [str(x) for x in v if str(x).strip()]
+        return [_no_surrogates(str(x)) for x in v if str(x).strip()]
 
     @field_validator("source", mode="before")
     @classmethod
@@ -49,10 +58,15 @@ class EvalQuestion(Model):
         if v is None or v == "":
             return []
         if isinstance(v, str):
-            return [v]
+            return [_no_surrogates(v)]
         if not isinstance(v, list):
             raise ValueError("must be a string, a list or []")
-        return [str(x) for x in v]
+        return [_no_surrogates(str(x)) for x in v]
+
+    @field_validator("kind", mode="after")
+    @classmethod
+    def _kind(cls, v: str | None) -> str | None:
+        return None if v is None else _no_surrogates(v)
 
     @property
     def answerable(self) -> bool:

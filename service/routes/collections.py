@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -12,11 +13,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from ingest.discovery import upload_source
 from ragkit.errors import Conflict, Forbidden, TooLarge, UsageError
 from ragkit.storage.home import check_collection_name
 from ragkit.types import ChunkInfo, DocumentInfo, IngestReport
+from service import staging
 from service.auth import Administrable, Caller, Readable, Writable, collection_not_found
 from service.jobs import Progress
+from service.limits import BodyTooLarge
 from service.state import ServiceState, state
 
 router = APIRouter(prefix="/v1", tags=["collections"])
@@ -92,10 +96,14 @@ def delete_collection(c: Administrable, request: Request):
     st = state(request)
     with st.write_lock:
         info = _info(st, c)
-        st.kb.drop_collection(c)
+        st.kb.collection(c).delete()
         st.forget(c)
         for job_id in st.jobs.store.forget(c):  # eval sets and reports hold its text too
             shutil.rmtree(st.kb.layout.job_files / job_id, ignore_errors=True)
+        for job in st.jobs.store.list(c):  # still queued: their eval sets go now, the jobs then fail as not found
+            if job["state"] == "queued":
+                shutil.rmtree(st.kb.layout.job_files / job["id"], ignore_errors=True)
+        staging.drop_collection(st.kb.layout, c)  # uploads waiting for a job
     return info
 
 
@@ -120,17 +128,20 @@ def get_chunk(c: Readable, chunk_id: str, request: Request):
 @router.post(
     "/collections/{c}/documents",
     response_model=IngestReport,
-    responses={202: {"model": Accepted, "description": "more than 20 files or 50 MB: ingested by a job"}},
+    responses={202: {"model": Accepted, "description": "more than 20 files or 50 MB (or more work than a request should wait for): ingested by a job"}},
 )
 async def upload_documents(c: Writable, request: Request):
-    """Multipart upload, part name `files` (one or many): synced like `ragkit ingest`, per-file report."""
+    """Multipart upload, part name `files` (one or many): synced like `ragkit ingest`, per-file report.
+
+    Hidden files (a name starting with '.') are left out as folder ingest leaves them out, and
+    listed in `warnings`; a name holding a NUL, a newline or another unprintable character is refused.
+    """
     st = state(request)
     limit = st.settings.max_upload_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise TooLarge(f"the upload is {int(length)} bytes; this server accepts at most {limit} (RAGKIT_MAX_UPLOAD_BYTES)")
-    try:
+    try:  # the body is capped as it arrives (service.limits): never more than `limit` bytes are spooled
         form = await request.form(max_files=st.settings.max_upload_files, max_fields=100)
+    except BodyTooLarge:
+        raise
     except (MultiPartException, HTTPException) as e:  # starlette wraps the parser's error in a 400
         if "too many files" in str(getattr(e, "detail", e)).lower():
             raise TooLarge(f"too many files in one upload: at most {st.settings.max_upload_files} (RAGKIT_MAX_UPLOAD_FILES)") from None
@@ -139,22 +150,75 @@ async def upload_documents(c: Writable, request: Request):
         parts = [p for p in form.getlist("files") if isinstance(p, UploadFile)]
         if not parts:
             raise UsageError("no files in the upload: send them as multipart parts named `files`", code="invalid_upload")
-        total = sum(p.size or 0 for p in parts)
+        named, left_out = _sources(parts)
+        total = sum(p.size or 0 for _, p in named)
         if total > limit:
             raise TooLarge(f"the upload holds {total} bytes; this server accepts at most {limit} (RAGKIT_MAX_UPLOAD_BYTES)")
-        files = [(p.filename or "", await p.read()) for p in parts]
+        if len(named) <= SYNC_MAX_FILES and total <= SYNC_MAX_BYTES:
+            files = [(source, await part.read()) for source, part in named]
+            batch = None
+        else:
+            batch = await _stage(st, c, named)
     finally:
         await form.close()
-    if len(files) <= SYNC_MAX_FILES and total <= SYNC_MAX_BYTES:
-        report = await run_in_threadpool(_ingest, st, c, files, None)
+    if batch is None:
+        report = await run_in_threadpool(_ingest, st, c, files, None, left_out)
         st.metrics.count_ingest(report)
         return report
-    job_id = st.jobs.submit("ingest", c, {"files": len(files), "bytes": total}, lambda _id, progress: _ingest(st, c, files, progress))
+    names = [source for source, _ in named]
+    try:
+        job_id = st.jobs.submit("ingest", c, {"files": len(named), "bytes": total}, lambda _id, progress: _ingest_staged(st, c, batch, names, left_out, progress))
+    except BaseException:
+        shutil.rmtree(batch, ignore_errors=True)
+        raise
     return accepted(job_id)
 
 
-def _ingest(st: ServiceState, name: str, files: list[tuple[str, bytes]], progress: Progress | None) -> dict:
+def _sources(parts: list[UploadFile]) -> tuple[list[tuple[str, UploadFile]], list[dict]]:
+    """Each part's source under the naming rule folder ingest uses (ingest.discovery), and the warnings for those left out."""
+    named, left_out = [], []
+    for part in parts:
+        filename = part.filename or ""
+        source = upload_source(filename)  # InputError (422) naming the file for an unprintable name
+        if source is None:
+            left_out.append({"source": filename, "message": f"{filename}: left out: a hidden file (its name starts with '.'), as folder ingest leaves it out"})
+        else:
+            named.append((source, part))
+    return named, left_out
+
+
+async def _stage(st: ServiceState, name: str, named: list[tuple[str, UploadFile]]) -> Path:
+    """Copy the parts to a staging folder for the job (not into memory); removed again if this fails."""
+    batch = staging.new_batch(st.kb.layout, name)
+    try:
+        for i, (_, part) in enumerate(named):
+            await part.seek(0)
+            with open(batch / f"{i:05d}", "wb") as out:
+                await run_in_threadpool(shutil.copyfileobj, part.file, out, 1024 * 1024)
+    except BaseException:
+        shutil.rmtree(batch, ignore_errors=True)
+        raise
+    return batch
+
+
+def _ingest_staged(st: ServiceState, name: str, batch: Path, names: list[str], left_out: list[dict], progress: Progress) -> dict:
+    """The job of a large upload: read its staged files, ingest them, remove them whatever happens."""
+    try:
+        files = []
+        for i, source in enumerate(names):
+            try:
+                files.append((source, (batch / f"{i:05d}").read_bytes()))
+            except FileNotFoundError:  # removed with its collection while the job waited
+                raise collection_not_found(name) from None
+        return _ingest(st, name, files, progress, left_out)
+    finally:
+        shutil.rmtree(batch, ignore_errors=True)
+
+
+def _ingest(st: ServiceState, name: str, files: list[tuple[str, bytes]], progress: Progress | None, left_out: list[dict] = ()) -> dict:
     if not st.kb.manifest.has_collection(name):  # deleted while the job waited
         raise collection_not_found(name)
     with st.write_lock:
-        return st.collection(name).ingest_bytes(files, progress=progress).to_dict()
+        report = st.collection(name).ingest_bytes(files, progress=progress).to_dict()
+    report["warnings"] = [*left_out, *report["warnings"]]
+    return report

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
+import shutil
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,18 +11,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from ragkit.cli.common import split_list
-from ragkit.errors import NotFound, RagkitError, UsageError
+from ragkit.errors import NotFound, RagkitError, TooLarge, UsageError
 from ragkit.finetune.adapters import AdapterInfo
 from ragkit.storage.keys import Principal
+from service import staging
 from service.auth import Caller, Readable, Writable
+from service.limits import MAX_EVALSET_BYTES
 from service.routes.collections import Accepted, accepted
 from service.state import ServiceState, state
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
-
-MAX_EVALSET_BYTES = 20 * 1000 * 1000
 
 
 class Job(BaseModel):
@@ -102,13 +103,20 @@ def get_job(job_id: str, request: Request, principal: Caller):
 async def submit_eval(c: Writable, request: Request):
     """Multipart: part `evalset` (JSON Lines), fields `methods`, `adapter`, `limit`. Runs as a job; same questions resume from the cache."""
     st = state(request)
-    form = await request.form(max_files=1, max_fields=10)
+    try:  # the body is capped as it arrives (service.limits)
+        form = await request.form(max_files=1, max_fields=10)
+    except MultiPartException as e:
+        raise UsageError(f"the eval set upload is not valid multipart form data: {e.message}", code="invalid_upload") from None
+    except HTTPException as e:
+        if e.status_code != 400:
+            raise
+        raise UsageError(f"the eval set upload is not valid multipart form data: {e.detail}", code="invalid_upload") from None
     try:
         part = form.get("evalset")
         if not isinstance(part, UploadFile):
             raise UsageError("send the eval set as a multipart file part named `evalset`", code="invalid_upload")
         if (part.size or 0) > MAX_EVALSET_BYTES:
-            raise UsageError(f"the eval set is larger than {MAX_EVALSET_BYTES} bytes", code="too_large")
+            raise TooLarge(f"the eval set {part.filename or 'evalset'} is {part.size} bytes; this server accepts at most {MAX_EVALSET_BYTES}")
         data = await part.read()
         filename = part.filename or "evalset"
         methods = split_list(str(form.get("methods") or "")) or None
@@ -128,22 +136,22 @@ def _start_eval(st: ServiceState, c: str, filename: str, data: bytes, methods: l
 
     for m in methods or []:
         check_method(m)
-    staging = st.kb.layout.job_files / "incoming"
-    staging.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=staging, suffix=".jsonl", delete=False) as fh:
-        fh.write(data)
-    tmp = Path(fh.name)
+    batch = staging.new_batch(st.kb.layout, c)  # removed below whatever happens; swept at start if we die first
     try:
-        questions = load_evalset(tmp)  # a malformed line is refused now, not a failed job later
-    except RagkitError as e:  # name the file the client sent, not our staging copy
-        tmp.unlink(missing_ok=True)
-        raise type(e)(e.message.replace(str(tmp), filename), code=e.code) from None
-    params = {"methods": methods, "adapter": adapter, "limit": limit, "questions": len(questions)}
-    job_id = st.jobs.store.add("eval", c, params)
-    folder = st.kb.layout.job_files / job_id  # the eval set and the reports live with the job
-    folder.mkdir(parents=True, exist_ok=True)
-    evalset = tmp.rename(folder / "evalset.jsonl")
-    st.jobs.enqueue(job_id, lambda _id, progress: st.collection(c).evaluate(evalset, methods=methods, adapter=adapter, limit=limit, out=folder, progress=progress))
+        tmp = batch / "evalset.jsonl"
+        tmp.write_bytes(data)
+        try:
+            questions = load_evalset(tmp)  # a malformed line (not UTF-8, not JSON, a bad field) is refused now, not a failed job later
+        except RagkitError as e:  # name the file the client sent, not our staging copy
+            raise type(e)(e.message.replace(str(tmp), filename), code=e.code) from None
+        params = {"methods": methods, "adapter": adapter, "limit": limit, "questions": len(questions)}
+        job_id = st.jobs.store.add("eval", c, params)
+        folder = st.kb.layout.job_files / job_id  # the eval set and the reports live with the job
+        folder.mkdir(parents=True, exist_ok=True)
+        evalset = tmp.rename(folder / "evalset.jsonl")
+    finally:
+        shutil.rmtree(batch, ignore_errors=True)
+    st.jobs.enqueue(job_id, lambda _id, progress: st.collection(c).evaluate(evalset, methods=methods, adapter=adapter, limit=limit, out=folder, progress=progress).to_dict())
     return job_id
 
 

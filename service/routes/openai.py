@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import uuid
@@ -22,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragkit.errors import NotFound, RagkitError, UsageError
 from ragkit.storage.keys import Principal
 from service.auth import Caller, check_access
+from service.observe import request_id
 from service.state import ServiceState, state
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+log = logging.getLogger("ragkit.service")
 
 MODEL_RE = re.compile(r"^ragkit/(?P<c>[^/]+)/(?P<method>[a-z-]+)(?::(?P<adapter>[^/]+))?$")
 KEEPALIVE_S = 5.0
@@ -77,8 +80,12 @@ def list_models(request: Request, principal: Caller):
     for name in st.kb.collections():
         if not principal.sees(name):
             continue
-        methods = st.collection(name).available_methods()
-        adapters = [a.name for a in st.kb.adapters.list(name)]
+        try:
+            methods = st.collection(name).available_methods()
+            adapters = [a.name for a in st.kb.adapters.list(name)]
+        except RagkitError as e:  # one bad row (a name no longer valid) must not hide the others
+            log.error("models: collection %r left out: %s", name, e.message)
+            continue
         for method in methods:
             cards.append(ModelCard(id=f"ragkit/{name}/{method}", created=created))
             if method.startswith("lora"):
@@ -163,6 +170,12 @@ async def _stream(answer, completion_id: str, created: int, model: str, include_
         result = task.result()
     except RagkitError as e:
         yield f"data: {json.dumps({'error': {'code': e.code, 'message': e.message}})}\n\n"
+        yield "data: [DONE]\n\n"
+        return
+    except Exception:  # the stream has started: the error goes in it, never as a broken connection
+        log.exception("chat completion %s failed", completion_id)
+        message = f"internal error; the server log has the details under request id {request_id.get()}"
+        yield f"data: {json.dumps({'error': {'code': 'internal', 'message': message}})}\n\n"
         yield "data: [DONE]\n\n"
         return
     for piece in re.findall(r"\S+\s*|\s+", result["answer"]):

@@ -23,11 +23,13 @@ async def healthz():
 
 @router.get("/readyz")
 async def readyz(request: Request):
-    """Ready once the embedding model is loaded and the collections are open (503 until then)."""
+    """Ready once the embedding model is loaded and the collections are open (503 until then); a collection that cannot be opened is skipped (logged), not waited for."""
     st = state(request)
     body = {"ready": st.ready.is_set() and st.warmup_error is None, "embedded": st.kb.embedded, "auth": st.auth}
     if st.warmup_error:
         body["error"] = st.warmup_error
+    if st.skipped_collections:  # a count only: this route is public, the names are not
+        body["collections_skipped"] = len(st.skipped_collections)
     return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
 

@@ -78,3 +78,61 @@ def live_server(tmp_path_factory) -> LiveServer:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# -- the real app in process (FastAPI TestClient) or a real server, on the model-free fakes ------
+
+FAST = {"embed_runtime": "fake", "generator": "fake", "max_tokens": 16}
+FAST_ENV = {f"RAGKIT_{k.upper()}": str(v) for k, v in FAST.items()}
+
+
+def fast_settings(home: Path, **overrides):
+    """Settings for a home served with the fake embedder and generator (ragkit.testing), which load in milliseconds."""
+    from ragkit.settings import load_settings
+
+    return load_settings(home=home, **{**FAST, **overrides})
+
+
+def seed_home(home: Path, corpus_root: Path, collections: dict[str, dict[str, str]] | None = None) -> str:
+    """Ingest each collection's files (default: `docs` with the tiny corpus) and return an admin key."""
+    import ragkit
+    from ragkit.storage.keys import KeyStore
+    from tests.conftest import TINY_CORPUS
+
+    with ragkit.open(home, **FAST) as kb:
+        for name, files in (collections or {"docs": TINY_CORPUS}).items():
+            kb.collection(name).ingest(write_corpus(corpus_root / name, files))
+        keys = KeyStore(kb.layout.keys)
+        key = keys.create(admin=True)["key"]
+        keys.close()
+    return key
+
+
+def wait_ready(client, timeout: float = 60):
+    """Poll /readyz until 200 (returns its body) or fail with the last body."""
+    import time
+
+    deadline = time.time() + timeout
+    while True:
+        r = client.get("/readyz")
+        if r.status_code == 200:
+            return r.json()
+        assert time.time() < deadline, r.text
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def app_home(tmp_path) -> tuple[Path, str]:
+    """A home with the tiny corpus in `docs` (fake embedder) and an admin key."""
+    home = tmp_path / "home"
+    return home, seed_home(home, tmp_path / "corpus")
+
+
+def running_app(settings, key: str | None = None):
+    """The real app (create_app) in a TestClient, its lifespan run; authenticated as `key`."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return TestClient(create_app(settings), headers=headers, raise_server_exceptions=False)

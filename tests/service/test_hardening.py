@@ -1,0 +1,358 @@
+"""Hostile requests and failing parts against the real app: bad rows at start, bodies past their
+limits (chunked too), unauthenticated bodies, odd upload names, bad eval sets, staged files, and
+generators that raise or die mid-request. In process (TestClient) where the test needs the
+app's state, on a real `ragkit serve` where it needs a real socket."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragkit.plugins import GENERATORS
+from ragkit.storage.home import HomeLayout
+from ragkit.testing import FakeGenerator
+from tests.conftest import free_port, loopback_server, port_open
+from tests.service.conftest import FAST_ENV, fast_settings, ready, running_app, seed_home, serve_command, wait_ready
+from tests.service.test_api import assert_error
+
+HERE = Path(__file__).resolve().parent
+
+
+def staged_files(home: Path) -> list[Path]:
+    root = HomeLayout(home).job_files / "incoming"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"ragkitXboundary") -> tuple[bytes, dict]:
+    """A multipart body written by hand, so a file name can hold raw bytes (httpx percent-escapes control characters)."""
+    body = b""
+    for filename, data in parts:
+        body += b"--" + boundary + b'\r\nContent-Disposition: form-data; name="files"; filename="' + filename + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + data + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n", {"content-type": f"multipart/form-data; boundary={boundary.decode()}"}
+
+
+# -- 1. a bad row never keeps the service from ready ------------------------------------------
+
+
+def test_bad_rows_are_skipped_at_warm_up_and_the_service_becomes_ready(app_home):
+    home, key = app_home
+    db = sqlite3.connect(HomeLayout(home).manifest)
+    with db:
+        # a name stored before the name rule was whole (fullmatch), and a collection whose index side is broken
+        db.execute("INSERT INTO collections(name, revision, created_at) VALUES ('Bad Name!', 1, '2024-01-01T00:00:00Z')")
+        db.execute("INSERT INTO collections(name, revision, created_at) VALUES ('broken', 1, '2024-01-01T00:00:00Z')")
+        db.execute("INSERT INTO pending(collection, doc_id, chunk_ids) VALUES ('broken', 'd1', '{not json')")
+    db.close()
+    with running_app(fast_settings(home), key) as client:
+        body = wait_ready(client)
+        assert body["ready"] is True and body["collections_skipped"] == 2 and "error" not in body
+        names = {c["name"] for c in client.get("/v1/collections").json()["collections"]}
+        assert {"docs", "broken", "Bad Name!"} <= names
+        models = client.get("/v1/models")
+        assert models.status_code == 200, models.text
+        assert "ragkit/docs/rag" in {m["id"] for m in models.json()["data"]}
+        hits = client.post("/v1/collections/docs/query", json={"query": "warranty months"}).json()["hits"]
+        assert hits and hits[0]["source"] == "osprey-4-manual.md"
+        assert_error(client.get("/v1/collections/Bad%20Name!/documents"), 400, "invalid_collection")
+
+
+# -- 2. eval sets that are not text, staged files ---------------------------------------------
+
+
+def test_an_eval_set_that_is_not_utf8_or_holds_a_lone_surrogate_is_refused_naming_file_and_line(app_home):
+    home, key = app_home
+    good = b'{"id": "q1", "question": "How long is the warranty?", "answer": "36 months"}\n'
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        latin1 = good + '{"id": "q2", "question": "Quel est le caf\u00e9 ?", "answer": "noir"}\n'.encode("latin-1")
+        err = assert_error(client.post("/v1/collections/docs/evals", files={"evalset": ("latin.jsonl", latin1)}), 422, "invalid_evalset")
+        assert err["message"].startswith("latin.jsonl line 2: not UTF-8 text"), err
+        surrogate = good + b'{"id": "q2", "question": "broken \\ud800 text", "answer": "x"}\n'
+        err = assert_error(client.post("/v1/collections/docs/evals", files={"evalset": ("lone.jsonl", surrogate)}), 422, "invalid_evalset")
+        assert err["message"].startswith("lone.jsonl line 2: question") and "surrogate" in err["message"], err
+        assert staged_files(home) == []
+        assert client.get("/v1/collections/docs/evals").json()["evals"] == []
+
+
+def test_staged_files_are_swept_at_start_kept_for_a_waiting_job_and_dropped_with_their_collection(app_home):
+    home, key = app_home
+    leftover = HomeLayout(home).job_files / "incoming" / "docs" / "0123456789abcdef" / "00000"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"private text staged by a server that was killed")
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        assert staged_files(home) == []  # swept at start
+        # hold the one job worker, so the upload's job waits with its files staged
+        st = client.app.state.ragkit
+        release = threading.Event()
+        st.jobs.submit("hold", "docs", {}, lambda _id, progress: release.wait(60))
+        many = [("files", (f"note-{i:02d}.txt", f"Note {i}: part T{i} weighs {i} kg.".encode())) for i in range(22)]
+        r = client.post("/v1/collections/docs/documents", files=many)
+        assert r.status_code == 202, r.text
+        staged = staged_files(home)
+        assert len(staged) == 22 and all(p.parent.parent.name == "docs" for p in staged)
+        assert staged[0].read_bytes() == b"Note 0: part T0 weighs 0 kg."
+        assert client.delete("/v1/collections/docs").status_code == 200
+        assert staged_files(home) == []  # the collection's staged uploads went with it
+        release.set()
+        deadline = time.time() + 60
+        while (job := client.get(r.json()["url"]).json())["state"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert job["state"] == "failed" and job["error"]["code"] == "collection_not_found", job
+
+
+def test_a_large_upload_job_ingests_its_staged_files_and_removes_them(app_home):
+    home, key = app_home
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        many = [("files", (f"note-{i:02d}.txt", f"Note {i}: part T{i} weighs {i} kg.".encode())) for i in range(21)]
+        many.append(("files", (".env", b"SECRET=1")))
+        r = client.post("/v1/collections/docs/documents", files=many)
+        assert r.status_code == 202, r.text
+        deadline = time.time() + 120
+        while (job := client.get(r.json()["url"]).json())["state"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert job["state"] == "succeeded", job
+        assert job["result"]["added"] == 21 and [w["source"] for w in job["result"]["warnings"]] == [".env"]
+        assert staged_files(home) == []
+
+
+# -- 5. upload names: the folder rule for hidden files, unprintable names refused -------------
+
+
+def test_hidden_uploads_are_left_out_as_folder_ingest_leaves_them_out(app_home):
+    home, key = app_home
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        files = [
+            ("files", ("kingfisher.md", b"# Kingfisher 3\n\nThe Kingfisher 3 planer cuts 2.5 mm per pass.\n")),
+            ("files", (".env", b"API_TOKEN=hunter2")),
+            ("files", (".git/config", b"[remote] url = secret")),
+        ]
+        r = client.post("/v1/collections/docs/documents", files=files)
+        assert r.status_code == 200, r.text
+        report = r.json()
+        assert report["added"] == 1 and report["files_seen"] == 1
+        assert {w["source"] for w in report["warnings"]} == {".env", ".git/config"}
+        assert all("hidden" in w["message"] for w in report["warnings"])
+        sources = {d["source"] for d in client.get("/v1/collections/docs/documents").json()["documents"]}
+        assert "kingfisher.md" in sources and ".env" not in sources and "config" not in sources
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [(b"nul\x00name.txt", "nul\\x00name.txt"), (b"new\nline.txt", "new\\nline.txt"), (b"invoice\xe2\x80\xaetxt.exe", "invoice\\u202etxt.exe"), (b"tab\tname.md", "tab\\tname.md")],
+)
+def test_an_upload_name_with_an_unprintable_character_is_refused_naming_the_file(app_home, raw, shown):
+    home, key = app_home
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        before = client.get("/v1/collections").json()["collections"]
+        body, headers = multipart([(b"fine.txt", b"A fine file."), (raw, b"Whatever it says.")])
+        err = assert_error(client.post("/v1/collections/docs/documents", content=body, headers=headers), 422, "invalid_file_name")
+        assert shown in err["message"] and "unprintable" in err["message"], err
+        assert client.get("/v1/collections").json()["collections"] == before  # nothing of the request was ingested
+
+
+# -- 10. a generator that raises or dies: 502 naming it, and the service stays up --------------
+
+
+class FlakyGenerator(FakeGenerator):
+    """The fake generator, until it is told to fail as a crashed backend would."""
+
+    broken = True
+
+    def generate(self, *args, **kwargs):
+        if FlakyGenerator.broken:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return super().generate(*args, **kwargs)
+
+
+@pytest.fixture
+def flaky_generator():
+    GENERATORS.register("flaky", lambda settings: FlakyGenerator())
+    FlakyGenerator.broken = True
+    yield
+    GENERATORS.unregister("flaky")
+
+
+def test_a_generator_that_raises_answers_502_naming_it_and_the_service_stays_up(app_home, flaky_generator):
+    home, key = app_home
+    with running_app(fast_settings(home, generator="flaky"), key) as client:
+        wait_ready(client)
+        question = {"question": "How long is the Osprey 4 warranty?"}
+        err = assert_error(client.post("/v1/collections/docs/answer", json=question), 502, "generator_failed")
+        assert "generator ('flaky')" in err["message"] and "stopped" in err["message"] and "CUDA error" in err["message"], err
+        compared = client.post("/v1/collections/docs/compare", json={**question, "methods": ["closed-book", "rag"]})
+        assert compared.status_code == 200, compared.text
+        assert [r["error"]["code"] for r in compared.json()["results"]] == ["generator_failed", "generator_failed"]
+        chat = {"model": "ragkit/docs/rag", "messages": [{"role": "user", "content": question["question"]}]}
+        assert_error(client.post("/v1/chat/completions", json=chat), 502, "generator_failed")
+        streamed = client.post("/v1/chat/completions", json={**chat, "stream": True})
+        events = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
+        assert events[-1]["error"]["code"] == "generator_failed", streamed.text
+        assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+        FlakyGenerator.broken = False  # the generator is back: so is answering, without a restart
+        answer = client.post("/v1/collections/docs/answer", json=question)
+        assert answer.status_code == 200 and "36 months" in answer.json()["answer"], answer.text
+
+
+def test_a_generator_server_killed_mid_request_answers_502_naming_it(app_home, tmp_path):
+    home, key = app_home
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "dying_llm_server.py"), str(port)]
+    with loopback_server(cmd, tmp_path / "llm.log", lambda: port_open(port), "dying LLM server") as llm:
+        settings = fast_settings(home, generator="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="tiny", openai_context_window=2048)
+        with running_app(settings, key) as client:
+            wait_ready(client)
+            err = assert_error(client.post("/v1/collections/docs/answer", json={"question": "How long is the warranty?"}), 502, "generator_unreachable")
+            assert llm.wait(timeout=10) == -9  # it really was killed while answering
+            assert f"openai at http://127.0.0.1:{port}/v1" in err["message"] and "stopped" in err["message"], err
+            assert client.get("/healthz").status_code == 200
+            assert client.post("/v1/collections/docs/query", json={"query": "warranty"}).status_code == 200
+    assert "chat completion received; dying" in (tmp_path / "llm.log").read_text()
+
+
+# -- 3, 4. bodies: the key first, then no byte past the limit (a real server, raw sockets) ----
+
+JSON_LIMIT = 64 * 1024
+UPLOAD_LIMIT = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def small_limits_server(tmp_path_factory):
+    """`ragkit serve` (fake models) with a 64 KiB JSON limit and a 1 MiB upload limit."""
+    import os
+
+    root = tmp_path_factory.mktemp("limits")
+    home = root / "home"
+    key = seed_home(home, root / "corpus")
+    port = free_port()
+    env = {**FAST_ENV, "RAGKIT_MAX_JSON_BYTES": str(JSON_LIMIT), "RAGKIT_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)}
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with loopback_server(serve_command(home, port), root / "server.log", ready(f"http://127.0.0.1:{port}"), "ragkit serve", timeout=120):
+            yield port, key
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def raw_request(port: int, head: str, chunks=(), *, chunked: bool = True, timeout: float = 20) -> tuple[int, dict, int]:
+    """Send a request head, then body chunks until the server answers (or they run out).
+
+    Returns (status, JSON body, body bytes the client got to send before the answer came).
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        sock.sendall(head.encode("latin-1"))
+        sent = 0
+        sock.settimeout(2)
+        for chunk in chunks:
+            if select.select([sock], [], [], 0)[0]:
+                break  # the answer is here: stop, as a client reading its socket would
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                break
+            sent += len(chunk)
+        else:
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
+        sock.settimeout(timeout)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = sock.recv(65536)
+            assert piece, f"connection closed without an answer: {data!r}"
+            data += piece
+        head_bytes, _, rest = data.partition(b"\r\n\r\n")
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            piece = sock.recv(65536)
+            if not piece:
+                break
+            rest += piece
+        return status, json.loads(rest[:length] or b"{}"), sent
+    finally:
+        sock.close()
+
+
+def head(method: str, path: str, port: int, key: str | None, content_type: str, length: int | None = None) -> str:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Type: {content_type}"]
+    lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
+    if key:
+        lines.append(f"Authorization: Bearer {key}")
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def endless(size: int = 64 * 1024, total: int = 256 * 1024 * 1024):
+    block = b"x" * size
+    for _ in range(total // size):
+        yield block
+
+
+def test_a_request_without_a_valid_key_is_refused_before_its_body_is_read(small_limits_server):
+    port, key = small_limits_server
+    # the body is announced but never sent: only a server that does not wait for it can answer
+    for bad in (None, "rk_000000000000_wrong"):
+        status, body, _ = raw_request(port, head("POST", "/v1/collections/docs/query", port, bad, "application/json", length=1000), timeout=10)
+        assert status == 401 and body["error"]["code"] == "unauthorized", body
+    status, body, sent = raw_request(port, head("POST", "/v1/collections/docs/documents", port, None, "multipart/form-data; boundary=b"), endless())
+    assert status == 401 and sent < 64 * 1024 * 1024, (status, body, sent)
+
+
+def test_a_json_body_over_the_limit_gets_413_naming_it_and_is_not_read_further(small_limits_server):
+    port, key = small_limits_server
+    path = "/v1/collections/docs/query"
+    # announced too large: refused before reading
+    status, body, _ = raw_request(port, head("POST", path, port, key, "application/json", length=JSON_LIMIT + 1), timeout=10)
+    assert status == 413 and body["error"]["code"] == "too_large", body
+    assert str(JSON_LIMIT) in body["error"]["message"] and "RAGKIT_MAX_JSON_BYTES" in body["error"]["message"]
+    # chunked, without end: refused once the limit is passed, long before the 256 MiB are sent
+    status, body, sent = raw_request(port, head("POST", path, port, key, "application/json"), endless())
+    assert status == 413 and body["error"]["code"] == "too_large" and "RAGKIT_MAX_JSON_BYTES" in body["error"]["message"], body
+    assert sent < 64 * 1024 * 1024, sent
+    # a body under the limit is served as before, chunked or not
+    query = json.dumps({"query": "warranty", "k": 1}).encode()
+    status, body, _ = raw_request(port, head("POST", path, port, key, "application/json"), [query])
+    assert status == 200 and body["hits"][0]["source"] == "osprey-4-manual.md", body
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as c:
+        assert c.post(path, json={"query": "warranty " * 100}).status_code == 200
+        assert_error(c.post(path, json={"query": "warranty " * 10000}), 413, "too_large")
+
+
+def test_a_chunked_upload_over_the_limit_is_stopped_at_the_limit(small_limits_server):
+    port, key = small_limits_server
+    preamble = b'--b\r\nContent-Disposition: form-data; name="files"; filename="huge.txt"\r\nContent-Type: text/plain\r\n\r\n'
+
+    def upload():
+        yield preamble
+        yield from endless()
+
+    status, body, sent = raw_request(port, head("POST", "/v1/collections/docs/documents", port, key, "multipart/form-data; boundary=b"), upload())
+    assert status == 413 and body["error"]["code"] == "too_large", body
+    assert str(UPLOAD_LIMIT) in body["error"]["message"] and "RAGKIT_MAX_UPLOAD_BYTES" in body["error"]["message"]
+    assert sent < 64 * 1024 * 1024, sent  # the server answered after about 1 MiB, not after reading all 256 MiB
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as c:
+        ok = c.post("/v1/collections/docs/documents", files={"files": ("small.txt", b"The small file fits.")})
+        assert ok.status_code == 200 and ok.json()["added"] == 1, ok.text
+        assert_error(c.post("/v1/collections/docs/documents", files={"files": ("big.txt", b"y" * (UPLOAD_LIMIT + 1))}), 413, "too_large")
+
