@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, run_with_kb
 
@@ -34,8 +35,60 @@ def query(
     run_with_kb(as_json, home, lambda kb: kb.collection(collection).query(text, k=k, mode=mode, where=where), render)
 
 
-def build_app() -> typer.Typer:
+def _bench_group():
+    """`ragkit bench ...`: ingest, generate, retrieval and http mounted on one group."""
     from ingest.bench import register as register_bench
+    from ragkit.cli.bench_generate import register as register_bench_generate
+    from ragkit.cli.bench_retrieval import register as register_bench_retrieval
+    from service.bench import register as register_bench_http
+
+    holder = typer.Typer()
+    bench_app = typer.Typer(help="Measure speed and quality; prints JSON.", no_args_is_help=True)
+    holder.add_typer(bench_app, name="bench")
+    register_bench(bench_app)
+    register_bench_generate(bench_app)
+    register_bench_retrieval(bench_app)
+    register_bench_http(bench_app)
+    return typer.main.get_group(holder).commands["bench"]
+
+
+def _serve_command():
+    from service.cli import register as register_serve
+
+    holder = typer.Typer()
+    register_serve(holder)
+    return typer.main.get_group(holder).commands["serve"]
+
+
+class _LazyRoot(TyperGroup):
+    """The root group: `bench` and `serve` are built only when named (or for --help), so that the
+    other commands start without importing the HTTP service (FastAPI and its routes: ~0.2 s)."""
+
+    lazy = {"bench": _bench_group, "serve": _serve_command}
+
+    def list_commands(self, ctx):
+        return [*super().list_commands(ctx), *(name for name in self.lazy if name not in self.commands)]
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.commands[cmd_name] = self.lazy[cmd_name]()
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as e:  # click's UsageError (typer vendors click): a typo of a lazy name gets the same "Did you mean"
+            from difflib import get_close_matches
+
+            message = getattr(e, "message", None)
+            if message and args and "Did you mean" not in message:
+                matches = get_close_matches(args[0], [n for n in self.lazy if n not in self.commands])
+                if matches:
+                    e.message = f"{message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
+
+
+def build_app() -> typer.Typer:
     from ingest.cli import register as register_ingest
 
     app = typer.Typer(
@@ -44,6 +97,7 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        cls=_LazyRoot,
     )
     from ragkit.cli.answer import register as register_answer
 
@@ -56,22 +110,9 @@ def build_app() -> typer.Typer:
     from ragkit.cli.embedders import register as register_embedders
 
     register_embedders(app)
-    bench_app = typer.Typer(help="Measure speed and quality; prints JSON.", no_args_is_help=True)
-    app.add_typer(bench_app, name="bench")
-    register_bench(bench_app)
-    from ragkit.cli.bench_generate import register as register_bench_generate
-
-    register_bench_generate(bench_app)
-    from ragkit.cli.bench_retrieval import register as register_bench_retrieval
-
-    register_bench_retrieval(bench_app)
     from ragkit.cli.keys import register as register_keys
-    from service.bench import register as register_bench_http
-    from service.cli import register as register_serve
 
     register_keys(app)
-    register_serve(app)
-    register_bench_http(bench_app)
     return app
 
 
