@@ -25,7 +25,7 @@ def bench_ingest_run(path: Path, home: Path | None = None, workers: int | None =
         with open_kb(home=scratch, **overrides) as kb:
             first = SyncPipeline(kb, "bench", workers=workers).sync_paths([path])
             noop = SyncPipeline(kb, "bench", workers=workers).sync_paths([path])
-            texts = [c.embed_text for c in kb.manifest.all_chunks("bench")]
+            texts = [c.embed_text for c in kb.collection("bench").chunks()]
             embed_s = None
             if embed_only:
                 embedder = kb.embedder

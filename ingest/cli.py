@@ -87,15 +87,8 @@ def docs_show(
         with open_kb_from_cli(home) as kb:
             col = kb.collection(collection)
             info = col.document(source)
-            chunks = kb.manifest.chunks_by_id(kb.manifest.chunk_ids(info.doc_id))
-            ordered = sorted(chunks.values(), key=lambda c: c.ordinal)
-            return {
-                **info.to_dict(),
-                "chunk_list": [
-                    {"chunk_id": c.chunk_id, "ordinal": c.ordinal, "start": c.start, "end": c.end, "text": c.text, "metadata": c.metadata}
-                    for c in ordered
-                ],
-            }
+            keys = ("chunk_id", "ordinal", "start", "end", "text", "metadata")
+            return {**info.to_dict(), "chunk_list": [{k: v for k, v in c.to_dict().items() if k in keys} for c in col.chunks_of(info.doc_id)]}
 
     def render(result):
         from rich.console import Console

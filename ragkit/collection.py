@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ragkit.errors import NotFound, RagkitError, UsageError
-from ragkit.types import Answer, ChunkInfo, Comparison, DocumentInfo, EvalSummary, IngestReport, MethodError, ProgressFn, QueryResult
+from ragkit.types import Answer, Chunk, ChunkInfo, Comparison, DocumentInfo, EvalSummary, IngestReport, MethodError, ProgressFn, QueryResult
 
 if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
@@ -152,6 +152,24 @@ class Collection:
         return ChunkInfo(
             chunk_id=found.chunk_id, doc_id=found.doc_id, source=row.source, ordinal=found.ordinal, start=found.start, end=found.end, text=found.text, metadata=found.metadata
         )
+
+    def chunks_of(self, ref: str) -> list[ChunkInfo]:
+        """A document's chunks (by source or doc_id), in document order."""
+        row = self._row(ref)
+        found = self.kb.manifest.chunks_by_id(self.kb.manifest.chunk_ids(row.doc_id))
+        return [
+            ChunkInfo(chunk_id=c.chunk_id, doc_id=c.doc_id, source=row.source, ordinal=c.ordinal, start=c.start, end=c.end, text=c.text, metadata=c.metadata)
+            for c in sorted(found.values(), key=lambda c: c.ordinal)
+        ]
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Every chunk of the collection, as stored (text, embed_text, offsets, metadata)."""
+        self._require()
+        return iter(self.kb.manifest.all_chunks(self.name))
+
+    def stats(self) -> tuple[int, int]:
+        """(documents, chunks) held."""
+        return self.kb.manifest.stats(self.name)
 
     def delete_document(self, ref: str) -> DocumentInfo:
         """Remove a document (by source or doc_id) and all its chunks from every index."""

@@ -156,7 +156,7 @@ def _run_queries(kb, name: str, mode: str, qids: list[str], texts: dict[str, str
     from ragkit.retrieval import HybridRetriever
 
     settings = kb.settings
-    source_of = {c.chunk_id: str(c.metadata.get("source", "")) for c in kb.manifest.all_chunks(name)}
+    source_of = {c.chunk_id: str(c.metadata.get("source", "")) for c in kb.collection(name).chunks()}
     retriever = HybridRetriever(kb.store(name), kb.embedder_for(name), alpha=settings.hybrid_alpha, depth=settings.fusion_depth)
     # hybrid fuses the top `fusion_depth` chunks of each side, as `query` does; a single
     # side's order does not depend on depth, so it goes deep enough for 100 documents
@@ -215,7 +215,7 @@ def bench_retrieval_run(
     tuning = None
     try:
         with open_kb(home=kept) as kb:
-            if kb.manifest.has_collection(name) and kb.manifest.collection_embedder(name):
+            if kb.collection(name).exists and kb.manifest.collection_embedder(name):
                 switch_embedder(kb, name, None, progress=progress)  # the zero-shot run is on the base model
             ingest = ingest_beir(kb, beir, name, progress)
             settings = kb.settings
@@ -224,7 +224,7 @@ def bench_retrieval_run(
             if adapt != "none":
                 tuning = adapt_embedder(kb, name, adaptation_view(beir, adapt, scratch / "adapt"), adapt, progress)
                 run_docs, latencies, depth = _run_queries(kb, name, mode, qids, texts, progress)
-            documents, chunks = kb.manifest.stats(name)
+            documents, chunks = kb.collection(name).stats()
             embedder_id = kb.embedder_for(name).embedder_id
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -92,11 +92,8 @@ def write_beir(folder: Path) -> Path:
 
 @pytest.fixture
 def app():
-    from ingest.bench import bench_app
     from ragkit.cli import build_app
-    from ragkit.cli.bench_retrieval import register
 
-    register(bench_app)  # idempotent: also mounted by build_app
     return build_app()
 
 
