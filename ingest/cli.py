@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, run_with_kb
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run, run_with_kb
 
 docs_app = typer.Typer(help="See and remove ingested documents.", no_args_is_help=True)
 
@@ -22,11 +22,9 @@ def ingest(
 ) -> None:
     """Sync files into a collection: new -> add, changed -> replace, unchanged -> skip."""
 
-    def action():
-        with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
-            return kb.collection(collection).ingest(paths, prune=prune, workers=workers, progress=progress)
-
-    run(as_json, action, render_ingest_report)
+    run_with_kb(
+        as_json, home, lambda kb, progress: kb.collection(collection).ingest(paths, prune=prune, workers=workers, progress=progress), render_ingest_report, progress=True
+    )
 
 
 def render_ingest_report(report) -> None:

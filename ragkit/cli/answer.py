@@ -103,13 +103,11 @@ def finetune(
     as_json: JsonOpt = False,
 ) -> None:
     """Train a LoRA adapter on the collection (resumes an interrupted run of the same data)."""
-    from ragkit.cli.common import progress_bar
 
-    def action():
-        with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
-            return kb.collection(collection).finetune(
-                name=name, data=split_list(data), train_qa=train_qa, exclude_eval=exclude_eval, steps=steps, epochs=epochs, progress=progress
-            )
+    def body(kb, progress):
+        return kb.collection(collection).finetune(
+            name=name, data=split_list(data), train_qa=train_qa, exclude_eval=exclude_eval, steps=steps, epochs=epochs, progress=progress
+        )
 
     def render(r):
         typer.echo(
@@ -117,7 +115,7 @@ def finetune(
             f"fixed-batch loss {r.loss_first:.3f} -> {r.loss_last:.3f}\n{r.path}"
         )
 
-    run(as_json, action, render)
+    run_with_kb(as_json, home, body, render, progress=True)
 
 
 def register(app: typer.Typer) -> None:

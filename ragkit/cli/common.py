@@ -90,11 +90,15 @@ def open_kb_from_cli(home: Path | None, **overrides):
     return open_kb(home=home, **overrides)
 
 
-def run_with_kb(as_json: bool, home: Path | None, body: Callable[[Any], Any], render: Callable[[Any], None] | None = None) -> Any:
-    """The common command body: open the home, run `body(kb)`, close it, then print (see `run`)."""
+def run_with_kb(as_json: bool, home: Path | None, body: Callable[..., Any], render: Callable[[Any], None] | None = None, *, progress: bool = False) -> Any:
+    """The common command body: open the home, run `body(kb)` (`body(kb, progress)` with a progress
+    bar on a terminal when `progress`), close it, then print (see `run`)."""
 
     def action():
         with open_kb_from_cli(home) as kb:
-            return body(kb)
+            if not progress:
+                return body(kb)
+            with progress_bar(not as_json) as bar:
+                return body(kb, bar)
 
     return run(as_json, action, render)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, run_with_kb
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, run, run_with_kb
 
 embedders_app = typer.Typer(help="Tuned embedders of a collection.", no_args_is_help=True)
 
@@ -26,11 +26,10 @@ def tune_embeddings(
 ) -> None:
     """Adapt the embedding model to the collection, save it in the home and switch the collection to it."""
 
-    def action():
+    def body(kb, progress):
         from ragkit.embedding.tuning import tune_embeddings as tune
 
-        with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
-            return tune(kb, collection, name=name, pairs_file=pairs, steps=steps, use=use, progress=progress)
+        return tune(kb, collection, name=name, pairs_file=pairs, steps=steps, use=use, progress=progress)
 
     def render(r):
         loss = f"; loss {r.loss_first:.3f} -> {r.loss_last:.3f}" if r.loss_first is not None else ""
@@ -38,7 +37,7 @@ def tune_embeddings(
         if r.switch:
             typer.echo(f"collection {r.collection} now uses it: {r.switch['chunks']} chunks re-embedded in {r.switch['seconds']:.1f} s")
 
-    run(as_json, action, render)
+    run_with_kb(as_json, home, body, render, progress=True)
 
 
 @embedders_app.command("list")
@@ -76,13 +75,12 @@ def embedders_use(
 ) -> None:
     """Switch the collection to an embedder and re-embed its chunks (a killed run re-run finishes the job)."""
 
-    def action():
+    def body(kb, progress):
         from ragkit.embedding.tuning import switch_embedder
 
-        with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
-            return switch_embedder(kb, collection, name, progress=progress)
+        return switch_embedder(kb, collection, name, progress=progress)
 
-    run(as_json, action, lambda r: typer.echo(f"collection {r.collection} uses {r.embedder}: {r.documents} documents, {r.chunks} chunks re-embedded in {r.seconds:.1f} s"))
+    run_with_kb(as_json, home, body, progress=True, render=lambda r: typer.echo(f"collection {r.collection} uses {r.embedder}: {r.documents} documents, {r.chunks} chunks re-embedded in {r.seconds:.1f} s"))
 
 
 @embedders_app.command("delete")

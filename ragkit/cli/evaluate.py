@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, open_kb_from_cli, progress_bar, run, split_list
+from ragkit.cli.common import CollectionOpt, HomeOpt, JsonOpt, run_with_kb, split_list
 
 
 def eval_command(
@@ -24,14 +24,13 @@ def eval_command(
 ) -> None:
     """Run methods over an eval set and write a report."""
 
-    def action():
-        with open_kb_from_cli(home) as kb, progress_bar(not as_json) as progress:
-            col = kb.collection(collection)
-            if finetune_first:
-                col.finetune(name=adapter, exclude_eval=str(evalset), progress=progress)
-            return col.evaluate(evalset, methods=split_list(methods), adapter=adapter, limit=limit, out=out, judge=judge, progress=progress)
+    def body(kb, progress):
+        col = kb.collection(collection)
+        if finetune_first:
+            col.finetune(name=adapter, exclude_eval=str(evalset), progress=progress)
+        return col.evaluate(evalset, methods=split_list(methods), adapter=adapter, limit=limit, out=out, judge=judge, progress=progress)
 
-    run(as_json, action, render_eval)
+    run_with_kb(as_json, home, body, render_eval, progress=True)
 
 
 def render_eval(result) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import ragkit
-from ragkit.errors import BackendError, ConfigError, NotFound
+from ragkit.errors import BackendError, ConfigError
 from ragkit.generation.base import Message
 from ragkit.generation.openai_compat import OpenAIGenerator
 from ragkit.methods import METHODS
