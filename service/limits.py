@@ -32,9 +32,9 @@ class BodyLimit:
     setting: str | None  # the setting that raises it, named in the 413
 
     def message(self, size: int | None = None) -> str:
-        seen = f"is {size} bytes" if size is not None else "goes past that"
-        where = f" ({self.setting})" if self.setting else ""
-        return f"the {self.what} {seen}; this server reads at most {self.limit} bytes of one{where}"
+        seen = f"is {size} bytes" if size is not None else f"goes past {self.limit} bytes"
+        where = f" (set by {self.setting})" if self.setting else ""
+        return f"the {self.what} {seen}; this server reads at most {self.limit} bytes{where}"
 
 
 def body_limit(settings: Settings, method: str, path: str) -> BodyLimit:

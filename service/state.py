@@ -13,6 +13,7 @@ from ragkit.storage.keys import KeyStore
 from service import staging
 from service.jobs import JobRunner, JobStore
 from service.metrics import ServiceMetrics
+from service.upload_plan import SYNC_BUDGET_S, IngestPace
 
 if TYPE_CHECKING:
     from ragkit.collection import Collection
@@ -39,6 +40,7 @@ class ServiceState:
         self.write_lock = threading.Lock()
         self.ready = threading.Event()
         self.warmup_error: str | None = None
+        self.pace = IngestPace()  # seconds of ingest work per chunk here: decides sync uploads vs jobs
         self.skipped_collections: dict[str, str] = {}  # name -> why warm-up could not open it
         self._collections: dict[str, Collection] = {}
         self._guard = threading.Lock()
@@ -69,6 +71,8 @@ class ServiceState:
         """Load the embedder, then open each collection; one that cannot be opened is logged and skipped."""
         try:
             self.kb.embedder.embed_query("warm up")
+            pace = self.pace.probe(self.kb.embedder)
+            log.info("ingest pace estimated at %.3f s per chunk (uploads expected to take over %.0f s become jobs)", pace, SYNC_BUDGET_S)
         except Exception as e:  # readiness reports it; the server keeps answering what it can
             log.exception("warm-up failed: the embedding model did not load")
             self.warmup_error = f"{type(e).__name__}: {e}"

@@ -21,13 +21,11 @@ from service import staging
 from service.auth import Administrable, Caller, Readable, Writable, collection_not_found
 from service.jobs import Progress
 from service.limits import BodyTooLarge
+from service.upload_plan import SYNC_MAX_BYTES, SYNC_MAX_FILES, runs_in_request
 from service.state import ServiceState, state
 
 router = APIRouter(prefix="/v1", tags=["collections"])
 
-# SPEC: up to this many files and bytes are ingested in the request; more becomes a job
-SYNC_MAX_FILES = 20
-SYNC_MAX_BYTES = 50 * 1000 * 1000
 
 
 class CollectionInfo(BaseModel):
@@ -128,7 +126,7 @@ def get_chunk(c: Readable, chunk_id: str, request: Request):
 @router.post(
     "/collections/{c}/documents",
     response_model=IngestReport,
-    responses={202: {"model": Accepted, "description": "more than 20 files or 50 MB (or more work than a request should wait for): ingested by a job"}},
+    responses={202: {"model": Accepted, "description": "more than 20 files or 50 MB, or more expected work than a request should wait for (service.upload_plan): ingested by a job"}},
 )
 async def upload_documents(c: Writable, request: Request):
     """Multipart upload, part name `files` (one or many): synced like `ragkit ingest`, per-file report.
@@ -154,9 +152,12 @@ async def upload_documents(c: Writable, request: Request):
         total = sum(p.size or 0 for _, p in named)
         if total > limit:
             raise TooLarge(f"the upload holds {total} bytes; this server accepts at most {limit} (RAGKIT_MAX_UPLOAD_BYTES)")
-        if len(named) <= SYNC_MAX_FILES and total <= SYNC_MAX_BYTES:
+        files, batch, expected = None, None, None
+        if len(named) <= SYNC_MAX_FILES and total <= SYNC_MAX_BYTES:  # small enough to hold: weigh the work
             files = [(source, await part.read()) for source, part in named]
-            batch = None
+            in_request, expected = await run_in_threadpool(runs_in_request, files, st.pace, st.settings)
+            if not in_request:
+                batch = await run_in_threadpool(_stage_bytes, st, c, files)
         else:
             batch = await _stage(st, c, named)
     finally:
@@ -166,8 +167,9 @@ async def upload_documents(c: Writable, request: Request):
         st.metrics.count_ingest(report)
         return report
     names = [source for source, _ in named]
+    params = {"files": len(named), "bytes": total, "expected_seconds": None if expected is None else round(expected, 1)}
     try:
-        job_id = st.jobs.submit("ingest", c, {"files": len(named), "bytes": total}, lambda _id, progress: _ingest_staged(st, c, batch, names, left_out, progress))
+        job_id = st.jobs.submit("ingest", c, params, lambda _id, progress: _ingest_staged(st, c, batch, names, left_out, progress))
     except BaseException:
         shutil.rmtree(batch, ignore_errors=True)
         raise
@@ -201,6 +203,18 @@ async def _stage(st: ServiceState, name: str, named: list[tuple[str, UploadFile]
     return batch
 
 
+def _stage_bytes(st: ServiceState, name: str, files: list[tuple[str, bytes]]) -> Path:
+    """Write files already read to a staging folder for the job; removed again if this fails."""
+    batch = staging.new_batch(st.kb.layout, name)
+    try:
+        for i, (_, data) in enumerate(files):
+            (batch / f"{i:05d}").write_bytes(data)
+    except BaseException:
+        shutil.rmtree(batch, ignore_errors=True)
+        raise
+    return batch
+
+
 def _ingest_staged(st: ServiceState, name: str, batch: Path, names: list[str], left_out: list[dict], progress: Progress) -> dict:
     """The job of a large upload: read its staged files, ingest them, remove them whatever happens."""
     try:
@@ -220,5 +234,6 @@ def _ingest(st: ServiceState, name: str, files: list[tuple[str, bytes]], progres
         raise collection_not_found(name)
     with st.write_lock:
         report = st.collection(name).ingest_bytes(files, progress=progress).to_dict()
+    st.pace.record(report["seconds"], report["chunks_added"])
     report["warnings"] = [*left_out, *report["warnings"]]
     return report

@@ -65,6 +65,16 @@ def test_bad_rows_are_skipped_at_warm_up_and_the_service_becomes_ready(app_home)
         assert_error(client.get("/v1/collections/Bad%20Name!/documents"), 400, "invalid_collection")
 
 
+def test_a_json_body_nested_too_deeply_is_refused_saying_why(app_home):
+    home, key = app_home
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        nested = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the limit: Python's JSON parser recurses out
+        err = assert_error(client.post("/v1/collections/docs/query", content=nested, headers={"content-type": "application/json"}), 400, "invalid_request")
+        assert "nested too deeply" in err["message"]
+        assert client.post("/v1/collections/docs/query", json={"query": "warranty"}).status_code == 200
+
+
 # -- 2. eval sets that are not text, staged files ---------------------------------------------
 
 
@@ -81,6 +91,19 @@ def test_an_eval_set_that_is_not_utf8_or_holds_a_lone_surrogate_is_refused_namin
         assert err["message"].startswith("lone.jsonl line 2: question") and "surrogate" in err["message"], err
         assert staged_files(home) == []
         assert client.get("/v1/collections/docs/evals").json()["evals"] == []
+
+
+def test_an_eval_set_over_20_mb_gets_413_before_it_is_read(app_home):
+    from service.limits import FORM_OVERHEAD_BYTES, MAX_EVALSET_BYTES
+
+    home, key = app_home
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        line = b'{"id": "a", "question": "q", "answer": "x"}\n'
+        big = line * (MAX_EVALSET_BYTES // len(line) + 2000)
+        err = assert_error(client.post("/v1/collections/docs/evals", files={"evalset": ("big.jsonl", big)}), 413, "too_large")
+        assert err["message"].startswith("the eval set upload is ") and str(MAX_EVALSET_BYTES + FORM_OVERHEAD_BYTES) in err["message"], err
+        assert staged_files(home) == []
 
 
 def test_staged_files_are_swept_at_start_kept_for_a_waiting_job_and_dropped_with_their_collection(app_home):
@@ -163,6 +186,74 @@ def test_an_upload_name_with_an_unprintable_character_is_refused_naming_the_file
         err = assert_error(client.post("/v1/collections/docs/documents", content=body, headers=headers), 422, "invalid_file_name")
         assert shown in err["message"] and "unprintable" in err["message"], err
         assert client.get("/v1/collections").json()["collections"] == before  # nothing of the request was ingested
+
+
+# -- 9. sync or job by expected work -----------------------------------------------------------
+
+
+def make_pdf(pages: int) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for i in range(pages):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        pdf.multi_cell(0, 5, f"Page {i + 1}. " + "The Osprey 4 drill draws 2.8 A at full load. " * 40)
+    return bytes(pdf.output())
+
+
+def finish(client, url: str) -> dict:
+    deadline = time.time() + 120
+    while (job := client.get(url).json())["state"] in ("queued", "running"):
+        assert time.time() < deadline, job
+        time.sleep(0.1)
+    return job
+
+
+def test_an_upload_becomes_a_job_by_its_expected_work_not_only_by_its_file_count(app_home):
+    from service.upload_plan import SYNC_BUDGET_S, pdf_pages
+
+    home, key = app_home
+    with running_app(fast_settings(home), key) as client:
+        wait_ready(client)
+        pace = client.app.state.ragkit.pace
+        assert pace.probed  # measured at warm-up on this server's embedder
+        short_pdf, long_pdf = make_pdf(8), make_pdf(60)
+        assert (pdf_pages(short_pdf), pdf_pages(long_pdf)) == (8, 60)
+        assert len(long_pdf) < 150_000  # compressed: by its bytes alone it would look like a few seconds of work
+
+        def post(name: str, data: bytes) -> httpx.Response:
+            pace.seconds_per_chunk = 0.05  # what a slow 2-core machine ingests at (measured: 0.04-0.17 s)
+            return client.post("/v1/collections/docs/documents", files={"files": (name, data)})
+
+        # one file each time, far under SPEC's 20 files and 50 MB
+        for name, data in (("long.pdf", long_pdf), ("long.txt", b"The Heron 2 sander weighs 1.9 kg. " * 9000)):
+            r = post(name, data)
+            assert r.status_code == 202, (name, r.text)
+            job = finish(client, r.json()["url"])
+            assert job["state"] == "succeeded" and job["result"]["added"] == 1, job
+        for name, data in (("short.pdf", short_pdf), ("short.txt", b"The Heron 2 sander weighs 1.9 kg. " * 100)):
+            r = post(name, data)
+            assert r.status_code == 200 and r.json()["added"] == 1, (name, r.text)
+        assert SYNC_BUDGET_S <= 10
+
+
+def test_the_work_estimate_reads_pdf_pages_and_zip_members_without_parsing_them():
+    import io
+    import zipfile
+
+    from ragkit.settings import load_settings
+    from service.upload_plan import BYTES_PER_CHUNK, chunk_equivalents, pdf_pages
+
+    settings = load_settings(max_file_bytes=1_000_000)
+    assert pdf_pages(make_pdf(3)) == 3 and pdf_pages(b"%PDF-1.7 not really") is None
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("bomb.txt", b"0" * 5_000_000)  # over max_file_bytes: ingest skips it, so it costs nothing
+        z.writestr("notes.txt", b"n" * 85_000)
+    assert chunk_equivalents("bundle.zip", buf.getvalue(), settings) == 85_000 / BYTES_PER_CHUNK
+    broken = b"PK\x03\x04 truncated"
+    assert chunk_equivalents("broken.zip", broken, settings) == len(broken) / BYTES_PER_CHUNK  # by its bytes
 
 
 # -- 10. a generator that raises or dies: 502 naming it, and the service stays up --------------
