@@ -63,10 +63,11 @@ def docs_list(collection: CollectionOpt = "default", home: HomeOpt = None, as_js
         from rich.table import Table
 
         table = Table(title=f"{len(result['documents'])} documents in {collection!r}")
-        for col in ("source", "type", "chunks", "bytes", "ingested", "doc_id"):
+        for col in ("source", "type", "chunks", "bytes", "date", "ingested", "doc_id"):
             table.add_column(col)
         for d in result["documents"]:
-            table.add_row(d.source, d.doc_type or "", str(d.chunks), str(d.bytes), d.ingested_at, d.doc_id)
+            when = f"{d.effective_date} ({d.date_origin})" if d.effective_date else ""
+            table.add_row(d.source, d.doc_type or "", str(d.chunks), str(d.bytes), when, d.ingested_at, d.doc_id)
         Console().print(table)
 
     run(as_json, action, render)

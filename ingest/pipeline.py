@@ -21,6 +21,7 @@ from ingest.document import Block, ParsedDocument
 from ingest.parser_pool import ParserPool
 from ingest.parsers.base import ParseLimits
 from ingest.worker import ParsedUnit, WorkResult, init_worker, parse_and_chunk
+from ragkit.doctime import from_mtime
 from ragkit.fingerprints import is_unchanged, settings_fingerprint, window_tokens_for
 from ragkit.knowledge_base import KnowledgeBase
 from ragkit.storage.collection_store import vectors_by_document
@@ -69,6 +70,16 @@ class _Tally:
     skipped: list[SkippedItem] = field(default_factory=list)
     failed: list[FailedItem] = field(default_factory=list)
     warnings: list[WarningItem] = field(default_factory=list)
+
+
+def dated(unit: ParsedUnit, mtime: float | None) -> ParsedUnit:
+    """A document that states no date of its own is dated by its file's modification time, the last resort."""
+    if unit.effective_date is not None or mtime is None:
+        return unit
+    when = from_mtime(mtime)
+    for chunk in unit.chunks:
+        chunk.metadata.update(when.metadata())
+    return replace(unit, effective_date=when.date, date_origin=when.origin)
 
 
 class SyncPipeline:
@@ -318,6 +329,7 @@ class SyncPipeline:
             for w in unit.warnings:
                 tally.warnings.append(WarningItem(source=unit.source, message=w))
             old = by_source.get(unit.source)
+            unit = dated(unit, inp.mtime)
             row = self._row(unit, root=inp.root, container=inp.source, digest=digest, size=inp.size if unit.source == inp.source else unit.chars, mtime=inp.mtime)
             if is_unchanged(old, self.settings_fp, content_hash=unit.content_hash, container=inp.source):
                 tally.unchanged += 1
@@ -351,6 +363,8 @@ class SyncPipeline:
             last_error=None,
             chunks=len(unit.chunks),
             ingested_at=now_iso(),
+            effective_date=unit.effective_date,
+            date_origin=unit.date_origin,
         )
 
 

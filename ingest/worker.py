@@ -9,6 +9,7 @@ from functools import lru_cache
 from ingest.chunking import ChunkerConfig, StructuredChunker
 from ingest.document import ParsedDocument
 from ingest.parsers.base import ChildOutcome, ParseLimits
+from ragkit.doctime import document_time
 from ragkit.fingerprints import content_hash_for, doc_id_for
 from ragkit.types import Chunk
 
@@ -27,6 +28,8 @@ class ParsedUnit:
     text: str
     chunks: list[Chunk]
     warnings: tuple[str, ...] = ()
+    effective_date: str | None = None
+    date_origin: str | None = None
 
 
 @dataclass
@@ -121,6 +124,9 @@ def chunk_document(doc: ParsedDocument, collection: str, root: str, splitter: St
     text = doc.text
     base = {"source": doc.source, "root": root}
     base.update({k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))})
+    when = document_time(text, doc.source, doc.metadata)
+    if when is not None:
+        base.update(when.metadata())
     chunks = splitter.chunk(doc, doc_id, base)
     if not chunks:
         return None
@@ -135,4 +141,6 @@ def chunk_document(doc: ParsedDocument, collection: str, root: str, splitter: St
         text=text,
         chunks=chunks,
         warnings=tuple(doc.warnings),
+        effective_date=when.date if when else None,
+        date_origin=when.origin if when else None,
     )

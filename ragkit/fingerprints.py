@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ragkit.settings import Settings
 
-CHUNKER_VERSION = "structured-v1"  # bump when the chunker's output changes for the same settings
+CHUNKER_VERSION = "structured-v2"  # v2: chunks carry document time (doc_date, doc_date_origin)  # bump when the chunker's output changes for the same settings
 
 
 class _Stored(Protocol):

@@ -68,6 +68,8 @@ class DocumentInfo(Model):
     ingested_at: str
     doc_type: str | None = None
     status: str = "indexed"
+    effective_date: str | None = None  # when the document took effect (ISO date), see ragkit.doctime
+    date_origin: str | None = None  # email_date | effective | updated | issued | stated | source_name | file_mtime
 
 
 class ChunkInfo(Model):
@@ -156,6 +158,22 @@ class RetrievedRef(_Readable):
     score: float
 
 
+class Superseded(_Readable):
+    """A source sentence passed over because a newer source says otherwise."""
+
+    text: str
+    source: str
+    date: str | None
+
+
+class Followed(_Readable):
+    """The source an answer followed where sources disagreed, and why (newer | supersedes | as_of)."""
+
+    source: str
+    date: str | None
+    reason: str
+
+
 class AnswerDetails(Model):
     """How an answer came about. Only what a method set is in the JSON (a field it did not set is
     absent, not null); unknown names are refused, so a method cannot invent a key by a typo.
@@ -176,6 +194,8 @@ class AnswerDetails(Model):
     retrieved: list[RetrievedRef] | None = None
     top_dense: float | None = None
     shown: int | None = None  # rag: chunks shown
+    followed: Followed | None = None  # where sources disagreed: the current one
+    superseded: list[Superseded] | None = None  # and what it replaced
     # long-context
     context_tokens: int | None = None
     documents_in_context: int | None = None

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
-PROMPT_VERSION = "p1"
+PROMPT_VERSION = "p2"  # p2: sources labelled with their date; the current source preferred
 
 
 def stratified_sample(questions: list[EvalQuestion], limit: int, seed: int = 0) -> list[EvalQuestion]:

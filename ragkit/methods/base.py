@@ -71,16 +71,44 @@ class Method(Protocol):
     def answer(self, question: str) -> Answer: ...
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[€$£])")
+_OWN_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#|>)|\|")  # list items, headings, quotes and table rows stand alone
 
 
-def best_evidence(rt: Runtime, question: str, sources: list[SourceText]) -> dict | None:
-    """The sentence of the first three shown sources (the most relevant) closest to the question (MiniLM cosine)."""
+def sentences(text: str) -> list[str]:
+    """A source's sentences: wrapped lines of one paragraph joined, list items, headings and table
+    rows kept whole, paragraphs split after . ! or ? before a capital or a number."""
+    out: list[str] = []
+    para: list[str] = []
+
+    def flush():
+        if para:
+            out.extend(p.strip() for p in _SENTENCE_END.split(" ".join(para)) if p.strip())
+            para.clear()
+
+    for line in text.splitlines():
+        if not line.strip():
+            flush()
+        elif _OWN_LINE.search(line):
+            flush()
+            out.append(line.strip())
+        else:
+            para.append(line.strip())
+    flush()
+    return out
+
+
+def best_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> dict | None:
+    """The sentence of the first three shown sources (the most relevant) closest to the question
+    (MiniLM cosine); where a newer source says the same thing with other values, its sentence
+    (ragkit.methods.currency). What was passed over is recorded in `info` (`superseded`, `followed`)."""
+    from ragkit.methods.currency import Candidate, Dated, choose_current, content_words
+
+    asked = content_words(question)
     candidates: list[tuple[str, SourceText]] = []
     for s in sources[:3]:
-        for sentence in _SENTENCE.split(s.text):
-            sentence = sentence.strip()
-            if len(sentence) >= 12:
+        for sentence in sentences(s.text):
+            if len(sentence) >= 12 and not content_words(sentence) <= asked:  # a sentence that only repeats the question answers nothing
                 candidates.append((sentence, s))
     if not candidates:
         return None
@@ -89,9 +117,12 @@ def best_evidence(rt: Runtime, question: str, sources: list[SourceText]) -> dict
     q = emb.embed_query(question)
     m = emb.embed_documents([c[0] for c in candidates])
     scores = m @ q
-    i = int(scores.argmax())
-    sentence, src = candidates[i]
-    return {"text": sentence, "n": src.n, "source": src.source, "score": round(float(scores[i]), 4)}
+    pool = [Candidate(text, float(score), src.source, src.n, Dated(src.date, src.date_origin, src.supersedes)) for (text, src), score in zip(candidates, scores)]
+    chosen, older, reason = choose_current(pool, question)
+    if info is not None and older:
+        info["followed"] = {"source": chosen.source, "date": chosen.when.date, "reason": reason}
+        info["superseded"] = [{"text": c.text, "source": c.source, "date": c.when.date} for c in older]
+    return {"text": chosen.text, "n": chosen.n, "source": chosen.source, "score": round(chosen.score, 4)}
 
 
 def evidence_answer(text: str, evidence: dict | None, citations: list[Citation], sources: list[SourceText], s, info: dict) -> tuple[str, bool, list[Citation]]:
@@ -104,8 +135,11 @@ def evidence_answer(text: str, evidence: dict | None, citations: list[Citation],
     if evidence is None or evidence["score"] < s.evidence_min_score:
         info.update(abstain_reason="weak_evidence", answer_from=None)
         return IDK, True, citations
+    from ragkit.methods.currency import values
+
     agreement = grounded_fraction(text, evidence["text"])  # None: the answer has no content word to check
-    if text.strip() and not says_unknown(text) and agreement is not None and agreement >= s.evidence_min_agreement:
+    foreign = values(text) - values(evidence["text"])  # a number the sentence does not state (another source's, or made up)
+    if text.strip() and not says_unknown(text) and agreement is not None and agreement >= s.evidence_min_agreement and not foreign:
         info.update(abstain_reason=None, answer_from="model")
         return text, False, citations
     src = next(x for x in sources if x.n == evidence["n"])
@@ -151,7 +185,7 @@ def generate_answer(
     info.update(model_answer=raw, abstain_reason=decision.reason, grounded=decision.grounded, finish_reason=completion.finish_reason)
     answer, abstained = (IDK if decision.abstained and decision.reason != "said_so" else (text or IDK)), decision.abstained
     if sources:
-        info["evidence"] = evidence = best_evidence(rt, question, sources)
+        info["evidence"] = evidence = best_evidence(rt, question, sources, info)
         if s.answer_policy == "evidence" and decision.reason != "weak_evidence":  # a retrieval-score abstention stands
             answer, abstained, citations = evidence_answer(text, evidence, citations, sources, s, info)
     if adapter:

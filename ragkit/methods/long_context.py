@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from ragkit.methods.base import AdapterRef, Runtime, generate_answer
 from ragkit.methods.prompts import SourceText, build_messages
@@ -54,6 +55,11 @@ class LongContextMethod:
                 order.append(h.doc_id)
         order += [d.doc_id for d in docs if d.doc_id not in order]
         source_of = {d.doc_id: d.source for d in docs}
+        row_of = {d.doc_id: d for d in docs}
+
+        def source(n: int, doc_id: str, text: str) -> SourceText:
+            row = row_of[doc_id]
+            return SourceText(n=n, source=row.source, text=text, date=row.effective_date, date_origin=row.date_origin)
 
         budget = self.budget(question)
         per_doc_overhead = 12
@@ -63,12 +69,12 @@ class LongContextMethod:
         for doc_id in order:
             cost = tokens.get(doc_id, 0) + per_doc_overhead
             if used + cost <= budget:
-                shown.append(SourceText(n=len(shown) + 1, source=source_of[doc_id], text=texts.get(doc_id, "")))
+                shown.append(source(len(shown) + 1, doc_id, texts.get(doc_id, "")))
                 used += cost
             elif not shown:  # the most relevant document alone is too large: cut it at a chunk boundary
                 text, kept = self._cut_at_chunk(doc_id, budget - per_doc_overhead)
                 if text:
-                    shown.append(SourceText(n=1, source=source_of[doc_id], text=text))
+                    shown.append(source(1, doc_id, text))
                     used += kept + per_doc_overhead
                     truncated = source_of[doc_id]
         shown, truncated = self._fit(question, shown, truncated)
@@ -101,7 +107,7 @@ class LongContextMethod:
                 only = shown[0]
                 doc_id = next(d.doc_id for d in self._load_corpus()[0] if d.source == only.source)
                 text, _ = self._cut_at_chunk(doc_id, gen.count_tokens(only.text) - over - 16)
-                shown = [SourceText(n=1, source=only.source, text=text)] if text else []
+                shown = [replace(only, text=text)] if text else []
                 truncated = only.source
             else:
                 shown = shown[:-1]

@@ -33,12 +33,16 @@ class SourceText:
     text: str
     chunk_id: str | None = None
     heading: str | None = None
+    date: str | None = None  # the document's effective date (ragkit.doctime), shown to the model
+    date_origin: str | None = None
+    supersedes: str | None = None
 
 
 def render_sources(sources: list[SourceText]) -> str:
     parts = []
     for s in sources:
-        label = s.source if not s.heading else f"{s.source} - {s.heading}"
+        label = s.source if not s.date else f"{s.source}, {s.date}"
+        label = label if not s.heading else f"{label} - {s.heading}"
         parts.append(f"[{s.n}] ({label})\n{s.text.strip()}")
     return "\n\n".join(parts)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ragkit.methods.base import AdapterRef, Runtime, generate_answer
+from ragkit.methods.currency import keep_newer_versions
 from ragkit.methods.prompts import SourceText
 from ragkit.types import Answer, Hit
 
@@ -21,7 +22,13 @@ def pack_chunks(rt: Runtime, hits: list[Hit], k: int, budget: int) -> list[Sourc
         cost = rt.generator.count_tokens(hit.text) + 12
         if shown and used + cost > budget:
             break
-        shown.append(SourceText(n=len(shown) + 1, source=hit.source, text=hit.text, chunk_id=hit.chunk_id, heading=hit.metadata.get("heading")))
+        m = hit.metadata
+        shown.append(
+            SourceText(
+                n=len(shown) + 1, source=hit.source, text=hit.text, chunk_id=hit.chunk_id, heading=m.get("heading"),
+                date=m.get("doc_date"), date_origin=m.get("doc_date_origin"), supersedes=m.get("supersedes"),
+            )
+        )
         used += cost
     return shown
 
@@ -39,7 +46,7 @@ class RagMethod:
         started = time.perf_counter()
         s = self.rt.settings
         hits = self.rt.retriever.query(question, k=max(s.retrieve_k, s.rag_k)).hits
-        shown = pack_chunks(self.rt, hits, s.rag_k, s.rag_context_tokens)
+        shown = pack_chunks(self.rt, keep_newer_versions(hits, s.rag_k, question), s.rag_k, s.rag_context_tokens)
         top_dense = max((h.metadata.get("dense_score", 0.0) for h in hits), default=0.0)
         details = {"retrieved": retrieved_details(hits), "shown": len(shown), "top_dense": round(top_dense, 4)}
         return generate_answer(self.rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started)

@@ -72,12 +72,17 @@ CREATE TABLE IF NOT EXISTS pending (
 """
 
 
-MIGRATIONS = (SCHEMA,)  # 1: as first released; add a step (e.g. "ALTER TABLE ...") for each change
+MIGRATIONS = (
+    SCHEMA,  # 1: as first released
+    # 2: document time (ragkit.doctime): the effective date and where it came from
+    "ALTER TABLE documents ADD COLUMN effective_date TEXT; ALTER TABLE documents ADD COLUMN date_origin TEXT;",
+)  # add a step for each change; never edit a released one
 
 UPSERT_DOCUMENT = (
-    "INSERT OR REPLACE INTO documents VALUES "
+    "INSERT OR REPLACE INTO documents (doc_id, collection, source, root, container, container_hash, file_hash, content_hash,"
+    " settings_fp, bytes, mtime, doc_type, status, last_error, chunks, ingested_at, effective_date, date_origin) VALUES "
     "(:doc_id, :collection, :source, :root, :container, :container_hash, :file_hash, :content_hash,"
-    " :settings_fp, :bytes, :mtime, :doc_type, :status, :last_error, :chunks, :ingested_at)"
+    " :settings_fp, :bytes, :mtime, :doc_type, :status, :last_error, :chunks, :ingested_at, :effective_date, :date_origin)"
 )
 
 
@@ -105,6 +110,8 @@ class DocumentRow:
     last_error: str | None
     chunks: int
     ingested_at: str
+    effective_date: str | None = None  # ISO date (ragkit.doctime)
+    date_origin: str | None = None
 
     def info(self) -> DocumentInfo:
         return DocumentInfo(
@@ -117,6 +124,8 @@ class DocumentRow:
             ingested_at=self.ingested_at,
             doc_type=self.doc_type,
             status=self.status,
+            effective_date=self.effective_date,
+            date_origin=self.date_origin,
         )
 
 
