@@ -194,6 +194,7 @@ class AnswerDetails(Model):
     retrieved: list[RetrievedRef] | None = None
     top_dense: float | None = None
     shown: int | None = None  # rag: chunks shown
+    hops: list[dict[str, Any]] | None = None  # a two-hop retrieval: each step's query and sources (ragkit.methods.hops)
     followed: Followed | None = None  # where sources disagreed: the current one
     superseded: list[Superseded] | None = None  # and what it replaced
     # long-context

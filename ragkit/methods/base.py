@@ -102,13 +102,16 @@ def best_evidence(rt: Runtime, question: str, sources: list[SourceText], info: d
     """The sentence of the first three shown sources (the most relevant) closest to the question
     (MiniLM cosine); where a newer source says the same thing with other values, its sentence
     (ragkit.methods.currency). What was passed over is recorded in `info` (`superseded`, `followed`)."""
-    from ragkit.methods.currency import Candidate, Dated, choose_current, content_words
+    from ragkit.methods.currency import Candidate, Dated, choose_current, content_words, values
 
-    asked = content_words(question)
+    asked = content_words(question) | values(question)
+    bridges = {h["bridge"] for h in (info or {}).get("hops") or [] if "bridge" in h}  # a first hop's sentence answers the first hop only
     candidates: list[tuple[str, SourceText]] = []
     for s in sources[:3]:
         for sentence in sentences(s.text):
-            if len(sentence) >= 12 and not content_words(sentence) <= asked:  # a sentence that only repeats the question answers nothing
+            if sentence in bridges:
+                continue
+            if len(sentence) >= 12 and not (content_words(sentence) | values(sentence)) <= asked:  # a sentence that only repeats the question answers nothing
                 candidates.append((sentence, s))
     if not candidates:
         return None
@@ -157,8 +160,10 @@ def generate_answer(
     top_dense: float | None = None,
     details: dict | None = None,
     started: float | None = None,
+    evidence_query: str | None = None,
 ) -> Answer:
-    """Prompt, generate, trim, parse citations, decide abstention: the same for every method."""
+    """Prompt, generate, trim, parse citations, decide abstention: the same for every method.
+    `evidence_query`: what the evidence sentence is matched against (a second hop's query), else the question."""
     started = time.perf_counter() if started is None else started
     s = rt.settings
     messages = build_messages(question, sources)
@@ -185,7 +190,7 @@ def generate_answer(
     info.update(model_answer=raw, abstain_reason=decision.reason, grounded=decision.grounded, finish_reason=completion.finish_reason)
     answer, abstained = (IDK if decision.abstained and decision.reason != "said_so" else (text or IDK)), decision.abstained
     if sources:
-        info["evidence"] = evidence = best_evidence(rt, question, sources, info)
+        info["evidence"] = evidence = best_evidence(rt, evidence_query or question, sources, info)
         if s.answer_policy == "evidence" and decision.reason != "weak_evidence":  # a retrieval-score abstention stands
             answer, abstained, citations = evidence_answer(text, evidence, citations, sources, s, info)
     if adapter:

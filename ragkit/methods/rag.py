@@ -45,11 +45,60 @@ class RagMethod:
     def answer(self, question: str) -> Answer:
         started = time.perf_counter()
         s = self.rt.settings
-        hits = self.rt.retriever.query(question, k=max(s.retrieve_k, s.rag_k)).hits
+        k = max(s.retrieve_k, s.rag_k)
+        hits = self.rt.retriever.query(question, k=k).hits
+        details: dict = {}
+        evidence_query = None
+        hopped = two_hops(self.rt, question, k)
+        if hopped is not None:
+            hits, details["hops"], evidence_query = hopped
         shown = pack_chunks(self.rt, keep_newer_versions(hits, s.rag_k, question), s.rag_k, s.rag_context_tokens)
         top_dense = max((h.metadata.get("dense_score", 0.0) for h in hits), default=0.0)
-        details = {"retrieved": retrieved_details(hits), "shown": len(shown), "top_dense": round(top_dense, 4)}
-        return generate_answer(self.rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started)
+        details.update(retrieved=retrieved_details(hits), shown=len(shown), top_dense=round(top_dense, 4))
+        return generate_answer(
+            self.rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started, evidence_query=evidence_query
+        )
+
+
+def two_hops(rt: Runtime, question: str, k: int) -> tuple[list[Hit], list[dict], str] | None:
+    """The hits of a two-hop retrieval (ragkit.methods.hops), its steps, and the query the evidence
+    sentence is matched against; None when the question needs one hop or no bridge was found."""
+    from ragkit.methods.base import sentences
+    from ragkit.methods.hops import bridge_entities, plan
+
+    p = plan(question)
+    if p is None:
+        return None
+    first = rt.retriever.query(p.first_query, k=k).hits
+    emb = rt.kb.embedder
+    bridge_sentence, entities = "", []
+    for hit in first[:2]:  # the top passage first; the next only when the top one names nothing new
+        lines = [line for line in sentences(hit.text) if len(line) >= 12]
+        if not lines:
+            continue
+        scores = emb.embed_documents(lines) @ emb.embed_query(p.first_query)
+        for i in scores.argsort()[::-1][:2]:
+            entities = bridge_entities(lines[int(i)], question)
+            if entities:
+                bridge_sentence = lines[int(i)]
+                break
+        if entities:
+            break
+    if not entities:
+        return None
+    second_query = f"{p.head} {' '.join(entities)}"
+    second = rt.retriever.query(second_query, k=k).hits
+    other = [h for h in second if h.doc_id != first[0].doc_id][:1]  # the second hop is for another document
+    merged: list[Hit] = []
+    for h in [*other, *first[:1], *second, *first[1:]]:
+        if all(h.chunk_id != m.chunk_id for m in merged):
+            merged.append(h)
+    merged = [h.model_copy(update={"rank": i + 1}) for i, h in enumerate(merged[:k])]
+    steps = [
+        {"query": p.first_query, "reason": p.reason, "bridge": bridge_sentence, "entities": entities, "sources": [h.source for h in first[:3]]},
+        {"query": second_query, "sources": [h.source for h in second[:3]]},
+    ]
+    return merged, steps, second_query
 
 
 class LoraRagMethod(RagMethod):

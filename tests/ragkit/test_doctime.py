@@ -96,3 +96,30 @@ def test_retrieval_keeps_a_newer_version_ahead_of_the_older_one():
             hit(3, "y", "Train rules.", "2023-01-01"), hit(4, "new", "Per diem for domestic trips: EUR 62 per full day.", "2024-04-01")]
     kept = keep_newer_versions(hits, 3, "What is the per diem?")
     assert [h.doc_id for h in kept[:3]] == ["new", "old", "x"]
+
+
+REGISTER = "# Site register\n\nThe buoy at the Harwick site is an Osprey 4L, serial OS4L-2291.\n"
+MANUAL = "# Osprey 4L manual\n\nThe Osprey 4L mooring depth rating is 8-200 m.\n\nIts battery lasts 14 months.\n"
+
+
+def test_two_hops_resolve_the_entity_a_question_needs_first(tmp_path):
+    from ragkit.methods.hops import bridge_entities, plan
+
+    p = plan("What is the mooring depth rating of the buoy model that is installed at the Harwick site?")
+    assert p is not None and p.reason == "relative_clause" and p.first_query.startswith("is installed at the Harwick site")
+    assert plan("How long is the Osprey 4L warranty?") is None
+    assert bridge_entities("The buoy at the Harwick site is an Osprey 4L, serial OS4L-2291, installed in March.", "the Harwick site") == ["OS4L-2291", "Osprey 4L"]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "register.md").write_text(REGISTER)
+    (folder / "manual.md").write_text(MANUAL)
+    with ragkit.open(tmp_path / "home", **FAKE_MODELS) as kb:
+        col = kb.collection("default")
+        col.ingest(folder)
+        a = col.ask("What is the mooring depth rating of the buoy model that is installed at the Harwick site?", method="rag")
+        hops = a.details["hops"]
+        assert len(hops) == 2 and hops[0]["sources"][0] == "register.md" and "Osprey 4L" in hops[0]["entities"]
+        assert "manual.md" in hops[1]["sources"] and a.details["retrieved"][0]["source"] == "manual.md"  # the second hop's document first
+        assert "8-200 m" in a.answer and {c.source for c in a.citations} <= {"register.md", "manual.md"}
+        one = col.ask("How long does the Osprey 4L battery last?", method="rag")
+        assert "hops" not in one.details

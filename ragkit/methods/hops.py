@@ -1,0 +1,76 @@
+"""Connected answers: a second retrieval for the entity a question needs resolved first.
+
+"Who is the site lead of the plant where KT-40 chillers are made?" needs two documents: the
+manual names the plant, the company overview its site lead. With rules, not a planner (a 135M
+model cannot plan), as the bridge-entity retrieval of multi-hop QA does (Xiong et al. 2021,
+"Answering Complex Open-Domain Questions with Multi-Hop Dense Retrieval", arXiv 2009.12756:
+retrieve, take the passage's bridge entity into the next query):
+
+1. A question of the form "<head> the <noun> that|which|who|where <clause>" is split; the clause
+   is retrieved first ("KT-40 chillers are manufactured"). A question naming a code ("ticket
+   VT-24117") is retrieved whole, and the code's passage is the first hop.
+2. The best-matching sentence of the first hop's top passage (the next one when it names nothing
+   new) gives the bridge: codes (VT-S-2045, P2, TB-8) and capitalised names it holds that the
+   question does not (months, weekdays and document words left out).
+3. The head plus the bridge is retrieved again ("Who is the site lead of the plant Dunsholt");
+   its best passage from another document than the first hop's is shown first, the first hop's
+   after it. No bridge: no second hop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_RELATIVE = re.compile(
+    r"^(?P<head>.*?\b(?:the|a|an|its)\s+[\w\-. ]{2,60}?)\s*,?\s+(?:that|which|who|whom|whose|where)\s+(?P<clause>.{6,})$",
+    re.IGNORECASE,
+)
+CODE = re.compile(r"\b(?=[A-Z0-9\-]*\d)(?=[A-Z0-9\-]*[A-Z])[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\b")
+_NAME = re.compile(r"\b[A-Z][a-zà-ÿ]+(?:[ \-](?:[A-Z][a-zà-ÿ]+|\d+[A-Za-z]*\b))*")  # "Bastiaan Oorthuys", "Osprey 4L"
+_NOT_NAMES = frozenset(
+    "The A An And Or Of In On At For To From By With This That These Those It Its We Our You Your If When Where Who What Which How Why "
+    "Every All Each No Not Dear Subject Date Re Fwd Manual Revision Rev Release Notes Page Table "
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+
+
+@dataclass
+class HopPlan:
+    first_query: str
+    head: str  # what is asked about the bridge
+    reason: str  # relative_clause | code
+
+
+@dataclass
+class Hops:
+    steps: list[dict] = field(default_factory=list)
+
+
+def plan(question: str) -> HopPlan | None:
+    """How to split a question into two retrievals, or None for a one-hop question."""
+    q = question.strip().rstrip("?").strip()
+    m = _RELATIVE.match(q)
+    if m and len(m.group("head").split()) >= 3:
+        return HopPlan(first_query=m.group("clause"), head=m.group("head"), reason="relative_clause")
+    if CODE.search(q) and re.search(r"\b(?:given|its|their|whose)\b", q, re.IGNORECASE):
+        return HopPlan(first_query=q, head=q, reason="code")
+    return None
+
+
+def bridge_entities(sentence: str, question: str, limit: int = 3) -> list[str]:
+    """Codes and names in `sentence` that the question does not already hold."""
+    asked = question.lower()
+    found: list[str] = []
+    for m in CODE.finditer(sentence):
+        if m.group(0).lower() not in asked and m.group(0) not in found:
+            found.append(m.group(0))
+    for m in _NAME.finditer(sentence):
+        name = m.group(0)
+        words = [w for w in re.split(r"[ \-]", name) if w not in _NOT_NAMES]
+        if words and all(w.lower() not in asked for w in words):
+            cleaned = " ".join(words)
+            if cleaned not in found:
+                found.append(cleaned)
+    return found[:limit]
