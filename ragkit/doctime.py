@@ -9,7 +9,7 @@ effective date with its origin, found in this order:
 3. `updated`: "updated 20 May 2024", "last revised ...";
 4. `issued`: "issued 6 February 2023", "released", "published", "Date: 14 March 2024",
    a revision or edition line ("Rev D, February 2024", "edition 3, September 2023");
-5. `stated`: an unlabelled date in the first lines ("Management offsite, 14 November 2024");
+5. `stated`: an unlabelled date in the first lines ("Quarterly review, 14 November 2024");
 6. `source_name`: a date in the file name ("2024-05-20-price-update.eml", "policy-2024.md");
 7. `file_mtime`: the file's modification time (set by the pipeline, the last resort).
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 HEAD_CHARS = 1500
-STATED_CHARS = 300  # an unlabelled date this near the top is the document's own ("Management offsite, 14 November 2024")
+STATED_CHARS = 300  # an unlabelled date this near the top is the document's own ("Quarterly review, 14 November 2024")
 
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"], 1)}

@@ -1,18 +1,19 @@
 """Connected answers: a second retrieval for the entity a question needs resolved first.
 
-"Who is the site lead of the plant where KT-40 chillers are made?" needs two documents: the
-manual names the plant, the company overview its site lead. With rules, not a planner (a 135M
+"What is the depth rating of the buoy model that is installed at the Harwick site?" needs two
+documents: the site register names the model, the model's manual its rating. With rules, not a planner (a 135M
 model cannot plan), as the bridge-entity retrieval of multi-hop QA does (Xiong et al. 2021,
 "Answering Complex Open-Domain Questions with Multi-Hop Dense Retrieval", arXiv 2009.12756:
 retrieve, take the passage's bridge entity into the next query):
 
 1. A question of the form "<head> the <noun> that|which|who|where <clause>" is split; the clause
-   is retrieved first ("KT-40 chillers are manufactured"). A question naming a code ("ticket
-   VT-24117") is retrieved whole, and the code's passage is the first hop.
+   is retrieved first ("is installed at the Harwick site"). A question naming a code and asking
+   about one of its properties ("ticket T-1042, given its priority") is retrieved whole, and the
+   code's passage is the first hop.
 2. The best-matching sentence of the first hop's top passage (the next one when it names nothing
-   new) gives the bridge: codes (VT-S-2045, P2, TB-8) and capitalised names it holds that the
+   new) gives the bridge: codes (OS4L-2291, P2, TB-8) and capitalised names it holds that the
    question does not (months, weekdays and document words left out).
-3. The head plus the bridge is retrieved again ("Who is the site lead of the plant Dunsholt");
+3. The head plus the bridge is retrieved again ("the depth rating of the buoy model Osprey 4L");
    its best passage from another document than the first hop's is shown first, the first hop's
    after it. No bridge: no second hop.
 """
