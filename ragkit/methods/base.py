@@ -72,7 +72,8 @@ class Method(Protocol):
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[€$£])")
-_OWN_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#|>)|\|")  # list items, headings, quotes and table rows stand alone
+# list items, headings, quotes, table rows and "Key: value" lines (headers, records, settings) stand alone
+_OWN_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#|>|[\w][\w .\[\]/()&'-]{0,40}:\s)|\|")
 
 
 def sentences(text: str) -> list[str]:

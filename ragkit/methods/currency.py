@@ -105,7 +105,13 @@ def keep_newer_versions(hits: Sequence, k: int, question: str) -> list:
     shown = order[:k]
     for older in list(shown):
         when = dated(older.metadata)
-        versions = [(overlap(h.text, older.text), i) for i, h in enumerate(order) if h not in shown and h.doc_id != older.doc_id and newer(dated(h.metadata), when, limit)]
+        if not when.stated:  # a file time says nothing about which version is current
+            continue
+        versions = [
+            (overlap(h.text, older.text), i)
+            for i, h in enumerate(order)
+            if h not in shown and h.doc_id != older.doc_id and dated(h.metadata).stated and newer(dated(h.metadata), when, limit)
+        ]
         versions = [v for v in versions if v[0] >= SAME_CHUNK]
         if versions:
             shown.insert(shown.index(older), order[max(versions)[1]])
