@@ -34,10 +34,10 @@ _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|a
 
 # one date, in the forms documents use; named groups tell which
 DATE = (
-    rf"(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH}),?\s+(?P<y1>(?:19|20)\d\d)"
-    rf"|(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>(?:19|20)\d\d)"
-    rf"|(?P<y3>(?:19|20)\d\d)-(?P<n3>\d{{1,2}})-(?P<d3>\d{{1,2}})"
-    rf"|(?P<m4>{_MONTH})\s+(?P<y4>(?:19|20)\d\d))"
+    rf"(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH}),?\s+(?P<y1>(?:1[5-9]|20)\d\d)"
+    rf"|(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>(?:1[5-9]|20)\d\d)"
+    rf"|(?P<y3>(?:1[5-9]|20)\d\d)-(?P<n3>\d{{1,2}})-(?P<d3>\d{{1,2}})"
+    rf"|(?P<m4>{_MONTH})\s+(?P<y4>(?:1[5-9]|20)\d\d))"
 )
 
 _LABELS: tuple[tuple[str, str], ...] = (

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = [
+    ("strict_accuracy", "strict acc."),
+    ("strict_ci95", "95% CI"),
     ("accuracy", "accuracy"),
-    ("ci95", "95% CI"),
     ("exact_match", "EM"),
     ("f1", "F1"),
     ("abstain_accuracy", "abstain acc."),
@@ -39,12 +40,20 @@ def winner_sentence(report: dict) -> str:
     if not w:
         return "No method produced answers."
     if w["runner_up"] is None:
-        return f"Only {w['method']} ran: accuracy {fmt(w['accuracy'])}."
+        return f"Only {w['method']} ran: strict accuracy {fmt(w['accuracy'])}."
     sig = "significant" if w["significant"] else "not significant"
     return (
-        f"{w['method']} wins with accuracy {fmt(w['accuracy'])}, {fmt(w['margin'])} ahead of {w['runner_up']} "
+        f"{w['method']} wins with strict accuracy {fmt(w['accuracy'])}, {fmt(w['margin'])} ahead of {w['runner_up']} "
         f"(McNemar p = {fmt(w['p_value'])}: {sig} at 0.05)."
     )
+
+
+def _kind_score(v: dict) -> Any:
+    """A kind's headline: strict accuracy (plain accuracy in reports made before it), abstain accuracy for unanswerable."""
+    for key in ("strict_accuracy", "accuracy", "abstain_accuracy"):
+        if v.get(key) is not None:
+            return v[key]
+    return None
 
 
 def embedder_line(report: dict) -> list[str]:
@@ -72,10 +81,15 @@ def to_markdown(report: dict) -> str:
     ]
     for m, s in methods.items():
         lines.append(f"| {m} | " + " | ".join(fmt(s.get(k)) for k, _ in COLUMNS) + " |")
-    lines += ["", "## Pairs (accuracy a - b on answerable questions, McNemar exact test)", "", "| a | b | n | diff | p |", "|---|---|---|---|---|"]
+    lines += ["", "## Pairs (strict accuracy a - b on answerable questions, McNemar exact test)", "", "| a | b | n | diff | p |", "|---|---|---|---|---|"]
     for p in report["pairs"]:
         lines.append(f"| {p['a']} | {p['b']} | {p['n']} | {fmt(p['diff'])} | {fmt(p['p_value'])} |")
-    lines += ["", "## By kind (accuracy; abstain accuracy for unanswerable)", ""]
+    lines += ["", "## Whose words (answers from the model's own words, and quoted from a source)", "", "| method | model: n | strict acc. | evidence: n | strict acc. |", "|---|---|---|---|---|"]
+    for m, s in methods.items():
+        af = s.get("answer_from") or {}
+        mo, ev = af.get("model", {}), af.get("evidence", {})
+        lines.append(f"| {m} | {mo.get('n', 0)} | {fmt(mo.get('strict_accuracy'))} | {ev.get('n', 0)} | {fmt(ev.get('strict_accuracy'))} |")
+    lines += ["", "## By kind (strict accuracy; abstain accuracy for unanswerable)", ""]
     kinds = sorted({k for m in report["by_kind"].values() for k in m})
     lines.append("| method | " + " | ".join(kinds) + " |")
     lines.append("|---|" + "---|" * len(kinds))
@@ -83,7 +97,7 @@ def to_markdown(report: dict) -> str:
         cells = []
         for k in kinds:
             v = per.get(k, {})
-            cells.append(fmt(v.get("accuracy") if v.get("accuracy") is not None else v.get("abstain_accuracy")))
+            cells.append(fmt(_kind_score(v)))
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     if report.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
@@ -153,7 +167,7 @@ def to_html(report: dict) -> str:
     kind_rows = "".join(
         f"<tr><th>{e(m)}</th>"
         + "".join(
-            f"<td>{e(fmt(per.get(k, {}).get('accuracy') if per.get(k, {}).get('accuracy') is not None else per.get(k, {}).get('abstain_accuracy')))}</td>"
+            f"<td>{e(fmt(_kind_score(per.get(k, {}))))}</td>"
             for k in kinds
         )
         + "</tr>"

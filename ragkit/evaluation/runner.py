@@ -240,21 +240,25 @@ def run_eval(
 
 
 def winner(summary: dict[str, dict], pairs: list[dict]) -> dict[str, Any] | None:
-    """The most accurate method, its margin over the runner-up, and whether that margin is significant."""
-    ranked = sorted((m for m in summary if summary[m]["accuracy"] is not None), key=lambda m: -summary[m]["accuracy"])
+    """The method with the best strict accuracy, its margin over the runner-up, and whether that
+    margin is significant (McNemar on strict accuracy)."""
+    def score(m: str):
+        return summary[m].get("strict_accuracy", summary[m]["accuracy"])
+
+    ranked = sorted((m for m in summary if score(m) is not None), key=lambda m: -score(m))
     if not ranked:
         return None
     best = ranked[0]
     if len(ranked) == 1:
-        return {"method": best, "accuracy": summary[best]["accuracy"], "runner_up": None, "margin": None, "p_value": None, "significant": None}
+        return {"method": best, "accuracy": score(best), "runner_up": None, "margin": None, "p_value": None, "significant": None}
     second = ranked[1]
     pair = next((p for p in pairs if {p["a"], p["b"]} == {best, second}), None)
     p_value = pair["p_value"] if pair else None
     return {
         "method": best,
-        "accuracy": summary[best]["accuracy"],
+        "accuracy": score(best),
         "runner_up": second,
-        "margin": round(summary[best]["accuracy"] - summary[second]["accuracy"], 4),
+        "margin": round(score(best) - score(second), 4),
         "p_value": p_value,
         "significant": None if p_value is None else p_value < 0.05,
     }

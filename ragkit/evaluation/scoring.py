@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragkit.evaluation.evalset import EvalQuestion
-from ragkit.evaluation.metrics import accuracy, exact_match, retrieval_rank, token_f1
+from ragkit.evaluation.metrics import accuracy, exact_match, retrieval_rank, strict_accuracy, token_f1
 from ragkit.evaluation.statistics import bootstrap_ci, mcnemar_p, mean, percentile
 
 
@@ -26,9 +26,14 @@ def score_row(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"abstained": abstained}
     if q.answerable:
         response = "" if abstained else text
-        row.update(accuracy=accuracy(response, q), exact_match=exact_match(response, q), f1=token_f1(response, q), false_abstain=float(abstained))
+        row.update(
+            accuracy=accuracy(response, q), strict_accuracy=strict_accuracy(response, q), exact_match=exact_match(response, q),
+            f1=token_f1(response, q), false_abstain=float(abstained),
+        )
     else:
-        row.update(accuracy=None, exact_match=None, f1=None, abstain_correct=float(abstained))
+        row.update(accuracy=None, strict_accuracy=None, exact_match=None, f1=None, abstain_correct=float(abstained))
+    if not abstained:  # whose words: the model's own, or a sentence quoted from a source (the evidence policy)
+        row["answer_from"] = details.get("answer_from") or "model"
     retrieved = [r["source"] for r in details.get("retrieved") or []]
     if q.answerable and q.source and retrieved and _uses_retrieval(answer["method"]):
         rank = retrieval_rank(retrieved, q.source)
@@ -55,6 +60,7 @@ def aggregate(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict
     ans = [(q, r) for q, r in ok if q.answerable]
     unans = [(q, r) for q, r in ok if not q.answerable]
     acc = [r["accuracy"] for _, r in ans]
+    strict = [r.get("strict_accuracy", r["accuracy"]) for _, r in ans]
     latencies = [r["latency_ms"] for _, r in ok if r.get("latency_ms") is not None]
     hits5 = [r["hit_at_5"] for _, r in ans if "hit_at_5" in r]
     return {
@@ -62,6 +68,7 @@ def aggregate(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict
         "n_answerable": len(ans),
         "errors": len(rows) - len(ok),
         "accuracy": _r(mean(acc)),
+        "strict_accuracy": _r(mean(strict)),
         "exact_match": _r(mean([r["exact_match"] for _, r in ans])),
         "f1": _r(mean([r["f1"] for _, r in ans])),
         "abstain_accuracy": _r(mean([r["abstain_correct"] for _, r in unans])),
@@ -78,7 +85,22 @@ def aggregate(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict
         "answer_tokens_mean": _r(mean([r["answer_tokens"] for _, r in ok]), 2),
         "answer_tokens_total": sum(r["answer_tokens"] or 0 for _, r in ok),
         "ci95": bootstrap_ci(acc),
+        "strict_ci95": bootstrap_ci(strict),
+        "answer_from": _answer_from(ans),
     }
+
+
+def _answer_from(ans: list) -> dict[str, dict[str, Any]]:
+    """Per origin of the answer's words (`model`, `evidence`): how many answers, and their accuracies."""
+    out: dict[str, dict[str, Any]] = {}
+    for origin in ("model", "evidence"):
+        rows = [r for _, r in ans if r.get("answer_from") == origin]
+        out[origin] = {
+            "n": len(rows),
+            "accuracy": _r(mean([r["accuracy"] for r in rows])),
+            "strict_accuracy": _r(mean([r.get("strict_accuracy", r["accuracy"]) for r in rows])),
+        }
+    return out
 
 
 def by_kind(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -90,12 +112,12 @@ def by_kind(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict[s
         sub_q = [questions[i] for i in idx]
         sub_r = [rows[i] for i in idx]
         agg = aggregate(sub_q, sub_r)
-        out[kind] = {k: agg[k] for k in ("n", "n_answerable", "accuracy", "f1", "abstain_accuracy", "retrieval_hit_at_5")}
+        out[kind] = {k: agg[k] for k in ("n", "n_answerable", "accuracy", "strict_accuracy", "f1", "abstain_accuracy", "retrieval_hit_at_5")}
     return out
 
 
 def paired(questions: list[EvalQuestion], rows_by_method: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every pair of methods on the answerable questions both answered: accuracy difference (a - b) and McNemar p."""
+    """Every pair of methods on the answerable questions both answered: strict accuracy difference (a - b) and McNemar p."""
     names = list(rows_by_method)
     out = []
     for i, a in enumerate(names):
@@ -104,8 +126,8 @@ def paired(questions: list[EvalQuestion], rows_by_method: dict[str, list[dict[st
             for j, q in enumerate(questions):
                 ra, rb = rows_by_method[a][j], rows_by_method[b][j]
                 if q.answerable and "error" not in ra and "error" not in rb:
-                    xa.append(ra["accuracy"])
-                    xb.append(rb["accuracy"])
+                    xa.append(ra.get("strict_accuracy", ra["accuracy"]))
+                    xb.append(rb.get("strict_accuracy", rb["accuracy"]))
             diff = (sum(xa) - sum(xb)) / len(xa) if xa else None
             out.append({"a": a, "b": b, "n": len(xa), "diff": _r(diff), "p_value": mcnemar_p(xa, xb)})
     return out

@@ -136,3 +136,25 @@ def test_stratified_sample_is_seeded_and_spread():
     assert [q.id for q in a] == [q.id for q in b] and len(a) == 10
     kinds = [q.kind for q in a]
     assert kinds.count("lookup") >= 5 and kinds.count("table") >= 1 and kinds.count("unanswerable") >= 1
+
+
+def test_strict_accuracy_refuses_an_answer_that_offers_a_competing_value():
+    from ragkit.evaluation.metrics import competing_values, strict_accuracy
+
+    depth = EvalQuestion(id="d", question="What is the mooring depth rating of the Osprey 4L?", answer="200 m", aliases=["8-200 m", "8–200 m"])
+    assert accuracy("Mooring depth rating | 8–150 m | 8–200 m", depth) == 1.0  # the substring is there...
+    assert strict_accuracy("Mooring depth rating | 8–150 m | 8–200 m", depth) == 0.0  # ...beside the other model's value
+    assert strict_accuracy("200 m", depth) == 1.0 and strict_accuracy("It is rated to 8–200 m.", depth) == 1.0
+    cutoff = EvalQuestion(id="c", question="Low-voltage cut-off?", answer="22.8 V")
+    assert strict_accuracy("below 22.8 V (24 V systems)", cutoff) == 1.0  # a value given as context is not a rival
+    assert strict_accuracy("22.8 V or 23.4 V", cutoff) == 0.0
+    price = EvalQuestion(id="p", question="List price?", answer="9380", aliases=["EUR 9,380"])
+    assert competing_values("KT-40-230 | KT-40 chiller, 230 V single-phase | 8950 | 9380 | 2024-06-01", price) == ["8950"]
+    assert strict_accuracy("The list price is EUR 9,380 from 1 June 2024.", price) == 1.0  # a date is not a price
+    when = EvalQuestion(id="w", question="From when?", answer="1 June 2024")
+    assert strict_accuracy("from 1 June 2024", when) == 1.0 and strict_accuracy("1 June 2024 or 15 January 2024", when) == 0.0
+    part = EvalQuestion(id="x", question="Which part?", answer="VT-S-2045")
+    assert strict_accuracy("VT-S-2045 flow sensor", part) == 1.0 and strict_accuracy("VT-S-2045 or VT-S-2046", part) == 0.0
+    name = EvalQuestion(id="n", question="Who?", answer="Marta Quintela", wrong=["Joao Silva"])
+    assert strict_accuracy("Tickets escalate to Marta Quintela after 48 hours.", name) == 1.0
+    assert strict_accuracy("Marta Quintela or Joao Silva", name) == 0.0  # a `wrong` value is wrong, as in accuracy
