@@ -13,7 +13,12 @@ import pytest
 from tests.conftest import free_port, loopback_server, write_corpus
 
 OTHER_CORPUS = {"heron-2.md": "# Heron 2 sander\n\nThe Heron 2 orbital sander weighs 1.9 kg and runs at 12,000 orbits per minute.\n"}
-SERVER_ENV = {"RAGKIT_MAX_TOKENS": "16", "RAGKIT_MAX_UPLOAD_FILES": "30", "RAGKIT_LOG_FORMAT": "json"}
+# the HTTP layer is what these tests are about: the server runs on ragkit.testing's model-free fakes
+# (the methods on the real models are tested in tests/ragkit/test_methods.py, slow tier)
+SERVER_ENV = {
+    "RAGKIT_MAX_TOKENS": "16", "RAGKIT_MAX_UPLOAD_FILES": "30", "RAGKIT_LOG_FORMAT": "json",
+    "RAGKIT_GENERATOR": "fake", "RAGKIT_EMBED_RUNTIME": "fake",
+}
 
 
 @dataclass
@@ -54,7 +59,7 @@ def live_server(tmp_path_factory) -> LiveServer:
 
     root = tmp_path_factory.mktemp("service")
     home = root / "home"
-    with ragkit.open(home) as kb:
+    with ragkit.open(home, generator=SERVER_ENV["RAGKIT_GENERATOR"], embed_runtime=SERVER_ENV["RAGKIT_EMBED_RUNTIME"]) as kb:
         kb.collection("docs").ingest(write_corpus(root / "corpus"))
         kb.collection("other").ingest(write_corpus(root / "other", OTHER_CORPUS))
         keys = KeyStore(kb.layout.keys)
