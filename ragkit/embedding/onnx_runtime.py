@@ -34,6 +34,7 @@ import re
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Sequence
 
@@ -200,6 +201,27 @@ def _pool(tokens: np.ndarray, mask: np.ndarray, modes: tuple[str, ...]) -> np.nd
     return (out / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
 
 
+_LIVE: "weakref.WeakSet[OnnxEmbedder]" = weakref.WeakSet()
+_INHERITED: list = []  # sessions a forked child got from its parent: kept, never destroyed
+
+
+def _after_fork_in_child() -> None:
+    """A forked process (the parser workers) must never destroy a session it inherited.
+
+    A session's destructor joins its intra-op thread pool, whose threads were not copied by
+    fork(); in the child it waits on their condition variable for ever (seen: every parser worker
+    hung in pthread_cond_destroy when the garbage collector freed a closed knowledge base's
+    embedder). Sessions are parked here instead, and an embedder used in the child makes new ones."""
+    for embedder in list(_LIVE):
+        _INHERITED.extend(embedder._sessions.values())
+        embedder._sessions = {}
+        embedder._lock = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class OnnxEmbedder:
     """A sentence-transformers folder on ONNX Runtime (see the module docstring); exported and loaded lazily, once."""
 
@@ -233,6 +255,7 @@ class OnnxEmbedder:
         self._lock = threading.Lock()
         self.exported = False  # True when this instance exported (or quantised) a file
         self.load_seconds: float | None = None
+        _LIVE.add(self)
 
     # -- the model file ------------------------------------------------------------------------
 

@@ -123,6 +123,34 @@ def test_a_model_onnx_cannot_run_is_refused_by_name(tmp_path):
         OnnxEmbedder(folder, cache_dir=tmp_path / "cache")
 
 
+def test_a_forked_child_never_destroys_an_inherited_session(model_cache):
+    """The parser workers are forked; freeing a parent's session in one hung it for ever (its pool's threads are gone)."""
+    import gc
+    import signal
+    import time
+
+    gc.disable()  # the cycle below stays uncollected until the child collects it
+    try:
+        embedder = OnnxEmbedder(cache_dir=model_cache, threads=2)
+        embedder.embed_documents(["Hotel costs are reimbursed.", "The drill draws 2.8 A."])  # a session with a thread pool
+        embedder.cycle = embedder
+        del embedder
+        pid = os.fork()
+        if pid == 0:  # the child: collect the garbage, i.e. the embedder and its session
+            gc.collect()
+            os._exit(0)
+    finally:
+        gc.enable()
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("a forked child hung freeing a session it inherited")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
 def test_the_registry_builds_it_from_settings(model_cache, home):
     import ragkit
 
