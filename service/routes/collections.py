@@ -123,10 +123,33 @@ def get_chunk(c: Readable, chunk_id: str, request: Request):
     return state(request).collection(c).chunk(chunk_id)
 
 
+UPLOAD_BODY = {  # the route reads the form itself (to cap and stage it), so FastAPI cannot see its body: documented here
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one part per file, each named `files`; its file name is the document's source",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/collections/{c}/documents",
     response_model=IngestReport,
     responses={202: {"model": Accepted, "description": "more than 20 files or 50 MB, or more expected work than a request should wait for (service.upload_plan): ingested by a job"}},
+    openapi_extra=UPLOAD_BODY,
 )
 async def upload_documents(c: Writable, request: Request):
     """Multipart upload, part name `files` (one or many): synced like `ragkit ingest`, per-file report.

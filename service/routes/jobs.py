@@ -99,7 +99,28 @@ def get_job(job_id: str, request: Request, principal: Caller):
 # -- evals ------------------------------------------------------------------------------------
 
 
-@router.post("/collections/{c}/evals", status_code=202, response_model=Accepted)
+EVALSET_BODY = {  # the route reads the form itself (capped as it arrives), so FastAPI cannot see its body: documented here
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["evalset"],
+                    "properties": {
+                        "evalset": {"type": "string", "format": "binary", "description": "the eval set, JSON Lines (at most 20 MB)"},
+                        "methods": {"type": "string", "description": "comma-separated; default: every method that can run"},
+                        "adapter": {"type": "string"},
+                        "limit": {"type": "string", "pattern": "^[0-9]*$", "description": "a whole number: only the first N questions"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/collections/{c}/evals", status_code=202, response_model=Accepted, openapi_extra=EVALSET_BODY)
 async def submit_eval(c: Writable, request: Request):
     """Multipart: part `evalset` (JSON Lines), fields `methods`, `adapter`, `limit`. Runs as a job; same questions resume from the cache."""
     st = state(request)

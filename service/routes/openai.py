@@ -120,7 +120,24 @@ def _usage(answer: dict) -> dict:
     return {"prompt_tokens": u["prompt_tokens"], "completion_tokens": u["completion_tokens"], "total_tokens": u["prompt_tokens"] + u["completion_tokens"]}
 
 
-@router.post("/chat/completions")
+CHAT_RESPONSES = {
+    200: {
+        "description": "a chat.completion (JSON), or with `stream: true` chat.completion.chunk events (server-sent events, ending `data: [DONE]`)",
+        "content": {
+            "application/json": {},
+            "text/event-stream": {  # OpenAPI 3.1: the schema of one event
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {"data": {"type": "string", "description": "a chat.completion.chunk as JSON, an {error: {code, message}} object, or [DONE]"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/chat/completions", responses=CHAT_RESPONSES)
 async def chat_completions(body: ChatRequest, request: Request, principal: Caller):
     """Answer the last user message with the method the model id names."""
     st = state(request)
