@@ -1,0 +1,270 @@
+"""Crashes: a real `ragkit serve` killed with SIGKILL mid-ingest and mid-eval, then started again.
+
+- An upload large enough to be a job is killed once some but not all of its documents are in
+  the manifest; after each restart the same upload is sent and killed again, this time while a
+  write is half-done (its intent recorded, its vectors going in, its rows not committed: KILLS). After the last restart: the job reads `interrupted`, the collection is consistent
+  (no write intents left, Chroma's ids are the manifest's chunk ids), and uploading the same
+  files again leaves a collection equal to a clean ingest of them into a fresh home: the same
+  documents and chunks, the same BM25 hits, no orphan vectors.
+- An eval job is killed part-way through its questions. After the restart it reads
+  `interrupted`; submitting it again resumes from the answer cache (what was answered before the
+  kill is not answered again) and gives the same summary as a run wholly from the cache.
+
+The servers run on the fake models (ragkit.testing); the kill takes the whole process group
+(the server and its parser processes), as an OOM kill or a power cut would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import TINY_CORPUS, free_port, loopback_server
+from tests.service.conftest import FAST_ENV, ready, seed_home, serve_command
+from tests.service.test_api import wait_job
+
+pytestmark = pytest.mark.slow
+
+COLLECTION = "docs"
+QUERY = "kestrel invoice turbine warranty"
+KILLS = (("after a write", 0.0), ("in a write", 0.0), ("in a write", 0.03))  # (when, then how many seconds later): one per restart
+
+
+@contextmanager
+def server(home: Path, log: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A `ragkit serve` on the fakes over `home`; stopped with SIGTERM at the end unless already dead."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with loopback_server(serve_command(home, port), log, ready(url), "ragkit serve", timeout=120) as proc:
+        yield proc, url
+
+
+def kill_hard(proc: subprocess.Popen) -> None:
+    """SIGKILL to the server's process group: no shutdown hook, no job marked, nothing flushed."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    for k, v in {**FAST_ENV, "DO_NOT_TRACK": "1", "RAGKIT_LOG_FORMAT": "json"}.items():
+        monkeypatch.setenv(k, v)
+
+
+def admin_key(home: Path) -> str:
+    import ragkit
+    from ragkit.storage.keys import KeyStore
+
+    with ragkit.open(home, embed_runtime="fake", generator="fake") as kb:
+        kb.store(COLLECTION, create=True)
+        keys = KeyStore(kb.layout.keys)
+        key = keys.create(admin=True)["key"]
+        keys.close()
+    return key
+
+
+INSPECT = r"""
+import json, sys
+from ragkit.storage.home import HomeLayout
+from ragkit.storage.manifest import Manifest
+from ragkit.storage.chroma_index import ChromaIndex, chroma_client
+layout, c = HomeLayout(sys.argv[1]), sys.argv[2]
+m = Manifest(layout.manifest)
+docs = {d.source: {"doc_id": d.doc_id, "file_hash": d.file_hash, "content_hash": d.content_hash, "status": d.status, "chunks": sorted(m.chunk_ids(d.doc_id))} for d in m.documents(c)}
+manifest_ids = sorted(m.chunk_ids_of_collection(c))
+vector_ids = sorted(ChromaIndex(chroma_client(layout.chroma), c).ids())
+print(json.dumps({"documents": docs, "manifest_ids": manifest_ids, "vector_ids": vector_ids, "pending": m.pending_intents(c), "stats": list(m.stats(c))}))
+"""
+
+
+def inspect_home(home: Path) -> dict:
+    """The collection as stored, read in a fresh process with no server running (and without the recovery opening a store runs)."""
+    out = subprocess.run([sys.executable, "-c", INSPECT, str(home), COLLECTION], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def corpus_files(n: int = 36, words: int = 12000, seed: int = 7) -> list[tuple[str, bytes]]:
+    """`n` distinct text files of about `words` words each (~80 KB): enough work that the upload is a job and takes seconds."""
+    rng = random.Random(seed)
+    vocabulary = [f"{a}{b}" for a in ("kes", "tur", "inv", "war", "osp", "her", "mar", "lis", "bat", "dri") for b in ("trel", "bine", "oice", "ranty", "rey", "on", "ta", "bon", "tery", "ll")]
+    files = []
+    for i in range(n):
+        paragraphs = []
+        for p in range(words // 120):
+            sentence = " ".join(rng.choice(vocabulary) for _ in range(120))
+            paragraphs.append(f"Section {i}.{p}: {sentence} figure {rng.randint(0, 10**6)}.")
+        files.append((f"report-{i:03d}.txt", "\n\n".join(paragraphs).encode()))
+    return files
+
+
+def upload(client: httpx.Client, files: list[tuple[str, bytes]]) -> httpx.Response:
+    return client.post(f"/v1/collections/{COLLECTION}/documents", files=[("files", (name, data, "text/plain")) for name, data in files])
+
+
+def write_intents(home: Path) -> int:
+    """Write intents in the manifest now (read beside the running server: SQLite in WAL mode)."""
+    from ragkit.storage.home import HomeLayout
+
+    db = sqlite3.connect(HomeLayout(home).manifest, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM pending WHERE collection = ?", (COLLECTION,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def documents_in(client: httpx.Client) -> int:
+    return next(x for x in client.get("/v1/collections").json()["collections"] if x["name"] == COLLECTION)["documents"]
+
+
+def bm25_hits(client: httpx.Client) -> list[tuple[str, str, float]]:
+    r = client.post(f"/v1/collections/{COLLECTION}/query", json={"query": QUERY, "k": 20, "mode": "bm25"})
+    assert r.status_code == 200, r.text
+    return [(h["source"], h["chunk_id"], round(h["score"], 6)) for h in r.json()["hits"]]
+
+
+def assert_consistent(state: dict) -> None:
+    """No write left half-done and no orphan vector: the index holds exactly the manifest's chunks."""
+    assert state["pending"] == {}, state["pending"]
+    assert state["vector_ids"] == state["manifest_ids"], (len(state["vector_ids"]), len(state["manifest_ids"]))
+    assert sorted(i for d in state["documents"].values() for i in d["chunks"]) == state["manifest_ids"]
+
+
+def test_kill_9_mid_upload_then_restart_and_upload_again_equals_a_clean_ingest(tmp_path: Path, fakes):
+    files = corpus_files()
+    crashed, clean = tmp_path / "crashed", tmp_path / "clean"
+    key_a, key_b = admin_key(crashed), admin_key(clean)
+    auth = lambda key: {"Authorization": f"Bearer {key}"}  # noqa: E731
+
+    # 1. the upload becomes a job; SIGKILL once more of it is in the manifest, and again after each restart
+    kills, job_url = [], None
+    for i, (moment, delay) in enumerate(KILLS):
+        with server(crashed, tmp_path / f"a{i}.log") as (proc, url):
+            with httpx.Client(base_url=url, headers=auth(key_a), timeout=120) as c:
+                if job_url:  # the job the last kill cut short
+                    job = c.get(job_url).json()
+                    assert job["state"] == "interrupted" and job["error"]["code"] == "interrupted", job
+                before = documents_in(c)
+                r = upload(c, files)
+                assert r.status_code == 202, r.text
+                job_url = r.json()["url"]
+                deadline = time.time() + 300
+                if moment == "after a write":
+                    while documents_in(c) <= before:
+                        assert time.time() < deadline, "the upload made no progress"
+                        time.sleep(0.05)
+                else:  # "in a write": its intent is recorded, its vectors going in, its rows not yet committed
+                    while not write_intents(crashed):
+                        assert time.time() < deadline and documents_in(c) < len(files), "no write was caught in progress"
+                        time.sleep(0.002)
+                time.sleep(delay)
+                kill_hard(proc)
+        at_kill = inspect_home(crashed)
+        kills.append({"moment": moment, "documents": len(at_kill["documents"]), "orphans": len(set(at_kill["vector_ids"]) - set(at_kill["manifest_ids"])), "intents": len(at_kill["pending"])})
+        if len(at_kill["documents"]) == len(files):
+            break  # this one finished first: the restart below still has to find it consistent
+    assert 0 < kills[0]["documents"] < len(files)
+    assert any(k["intents"] for k in kills if k["moment"] == "in a write"), kills  # a half-done write was left for the recovery
+
+    # 2. restart: the last job is interrupted, recovery leaves the partial collection consistent
+    with server(crashed, tmp_path / "a-restart.log") as (proc, url):
+        with httpx.Client(base_url=url, headers=auth(key_a), timeout=120) as c:
+            job = c.get(job_url).json()
+            assert job["state"] in ("interrupted", "succeeded"), job
+            assert job["state"] == "interrupted" or kills[-1]["documents"] == len(files), job
+    recovered = inspect_home(crashed)
+    assert_consistent(recovered)
+    assert set(recovered["documents"]) <= {name for name, _ in files}
+    assert all(d["status"] == "indexed" for d in recovered["documents"].values()), recovered["documents"]
+
+    # 3. the same files again finish the sync; a fresh home gets them cleanly
+    results = {}
+    for home, key, log in ((crashed, key_a, "a-again.log"), (clean, key_b, "b.log")):
+        with server(home, tmp_path / log) as (proc, url):
+            with httpx.Client(base_url=url, headers=auth(key), timeout=120) as c:
+                r = upload(c, files)
+                assert r.status_code == 202, r.text
+                job = wait_job(c, r.json()["url"], timeout=600)
+                assert job["state"] == "succeeded", job
+                report = job["result"]
+                assert report["failed"] == [] and report["skipped"] == [], report
+                results[home] = {"report": report, "bm25": bm25_hits(c)}
+    resumed = results[crashed]["report"]
+    assert resumed["added"] + resumed["unchanged"] == len(files) and resumed["unchanged"] == len(recovered["documents"]), resumed
+    assert results[clean]["report"]["added"] == len(files)
+
+    a, b = inspect_home(crashed), inspect_home(clean)
+    assert_consistent(a)
+    assert_consistent(b)
+    assert a["documents"] == b["documents"]  # sources, ids, hashes and every chunk id
+    assert a["stats"] == b["stats"] == [len(files), len(b["manifest_ids"])]
+    assert results[crashed]["bm25"] == results[clean]["bm25"] and results[clean]["bm25"]
+    print(f"\nfaults upload: {len(files)} files, kills (documents in the manifest, orphan vectors, write intents at each): {kills}; "
+          f"after restart {len(recovered['documents'])} documents, consistent; after re-upload equal to a clean ingest "
+          f"({a['stats'][1]} chunks; clean ingest {results[clean]['report']['seconds']} s)")
+
+
+def evalset(n: int) -> bytes:
+    """`n` distinct questions (the cache keys on the question text) over the tiny corpus."""
+    asks = ["How long is the Osprey 4 warranty?", "How much current does the Osprey 4 draw at full load?", "Who do unresolved tickets escalate to?", "What is the hotel limit in Lisbon?"]
+    answers = ["36 months", "2.8 A", "Marta Quintela", "140 euros"]
+    rows = [{"id": f"q{i:04d}", "question": f"{asks[i % 4]} (case {i})", "answer": answers[i % 4]} for i in range(n)]
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def test_kill_9_mid_eval_then_restart_shows_interrupted_and_resubmitting_resumes_from_the_cache(tmp_path: Path, fakes):
+    home = tmp_path / "home"
+    key = seed_home(home, tmp_path / "corpus", {COLLECTION: TINY_CORPUS})
+    n = 1200
+    form = {"methods": "rag"}
+    headers = {"Authorization": f"Bearer {key}"}
+
+    with server(home, tmp_path / "e1.log") as (proc, url):
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+            r = c.post(f"/v1/collections/{COLLECTION}/evals", files={"evalset": ("set.jsonl", evalset(n))}, data=form)
+            assert r.status_code == 202, r.text
+            eval_id, job_url = r.json()["id"], r.json()["url"]
+            deadline = time.time() + 300
+            while True:
+                job = c.get(job_url).json()
+                if job["state"] == "running" and job["progress"] >= 0.2:
+                    break
+                assert job["state"] in ("queued", "running") and time.time() < deadline, job
+                time.sleep(0.05)
+            kill_hard(proc)
+    answered_before = int(job["progress"] * n)  # progress lags the work: at least this many were answered and cached
+
+    with server(home, tmp_path / "e2.log") as (proc, url):
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+            interrupted = c.get(job_url).json()
+            assert interrupted["state"] == "interrupted" and interrupted["error"]["code"] == "interrupted", interrupted
+            ev = c.get(f"/v1/evals/{eval_id}").json()
+            assert ev["state"] == "interrupted" and ev["report_url"] is None, ev
+            assert eval_id in {e["id"] for e in c.get(f"/v1/collections/{COLLECTION}/evals").json()["evals"] if e["state"] == "interrupted"}
+
+            runs = []
+            for _ in range(2):  # the resumed run, then one wholly from the cache
+                again = c.post(f"/v1/collections/{COLLECTION}/evals", files={"evalset": ("set.jsonl", evalset(n))}, data=form)
+                assert again.status_code == 202, again.text
+                done = wait_job(c, again.json()["url"], timeout=600)
+                assert done["state"] == "succeeded", done
+                runs.append(done["result"])
+    resumed, cached = runs
+    assert answered_before <= resumed["cached_answers"] < n, (answered_before, resumed["cached_answers"])
+    assert cached["cached_answers"] == n
+    assert resumed["methods"]["rag"]["n"] == n
+    drop = {"latency_p50_ms", "latency_p95_ms"}  # timings are of the answering run, the rest is the same answers scored
+    assert {k: v for k, v in resumed["methods"]["rag"].items() if k not in drop} == {k: v for k, v in cached["methods"]["rag"].items() if k not in drop}
+    print(f"\nfaults eval: {n} questions, killed at progress {job['progress']:.2f}; resumed with {resumed['cached_answers']} answers from the cache")
