@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ragkit.errors import UsageError
 from ragkit.finetune.data import Example, build_examples, data_hash, exclude_eval
@@ -80,51 +80,34 @@ def collate(tok, batch: list[tuple[list[int], list[int]]]):
     return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
-def finetune(
-    kb: "KnowledgeBase",
-    collection: str,
-    *,
-    name: str | None = None,
-    data: list[str] | None = None,
-    train_qa: str | None = None,
-    exclude_eval_file: str | None = None,
-    steps: int | None = None,
-    epochs: float | None = None,
-    lora: LoraSettings = LoraSettings(),
-    progress: ProgressFn | None = None,
-) -> FinetuneResult:
-    """Train (or resume training) a LoRA adapter on a collection; returns the `finetune` JSON."""
-    import torch
-
-    progress = progress or no_progress
+def planned_steps(n_examples: int, batch_size: int, steps: int | None, epochs: float | None) -> int:
+    """Training steps: `steps`, or `epochs` passes over the examples, else a small default."""
     if steps is not None and epochs is not None:
         raise UsageError("give --steps or --epochs, not both", code="invalid_argument")
-    started = time.perf_counter()
-    kb.store(collection)  # NotFound for an unknown collection
-    data = data or (["raw", "qa"] if train_qa else ["raw"])
-    name = name or "lora"
-    folder = kb.adapters.folder(collection, name)
-    examples = build_examples(kb, collection, data, train_qa)
-    examples, excluded = exclude_eval(examples, exclude_eval_file)
-    if not examples:
-        raise UsageError(f"no training examples for collection {collection!r} (is it empty?)", code="no_examples")
-    digest = data_hash(examples)
-    per_epoch = math.ceil(len(examples) / lora.batch_size)
+    per_epoch = math.ceil(n_examples / batch_size)
     if steps is not None:
-        total = steps
-    elif epochs is not None:
-        total = max(1, round(epochs * per_epoch))
-    else:
-        total = min(30, per_epoch * 3)  # a small default; --steps/--epochs for real runs
+        return steps
+    if epochs is not None:
+        return max(1, round(epochs * per_epoch))
+    return min(30, per_epoch * 3)  # a small default; --steps/--epochs for real runs
 
+
+@dataclass
+class TrainedAdapter:
+    model: Any
+    start_step: int
+    curve: list[float]
+    loss_first: float
+    loss_last: float
+
+
+def train_lora(model, tok, encoded: list, total: int, ckpt: Path, digest: str, lora: LoraSettings, progress: ProgressFn) -> TrainedAdapter:
+    """LoRA steps over the encoded examples, resuming from `ckpt` when it holds this data's run;
+    checkpoints every `lora.checkpoint_every` steps; the loss on a fixed batch before and after."""
+    import torch
     from peft import LoraConfig, PeftModel, get_peft_model
 
-    from ragkit.generation.local import LocalGenerator
-
-    base_gen = LocalGenerator(kb.settings.llm_path, kb.settings.cache_dir)
-    model, tok = base_gen._load()
     torch.manual_seed(lora.seed)
-    encoded = [encode(tok, ex, lora.max_length) for ex in examples]
     order_rng = random.Random(lora.seed)
 
     def batches():
@@ -135,7 +118,6 @@ def finetune(
                 yield collate(tok, [encoded[j] for j in idx[i : i + lora.batch_size]])
 
     fixed = collate(tok, encoded[: lora.batch_size])
-    ckpt = folder / CHECKPOINT
     start_step, curve = 0, []
     state = _read_checkpoint(ckpt, digest, total)
     if state is not None:
@@ -155,8 +137,7 @@ def finetune(
         next(stream)
     model.train()
     for step in range(start_step, total):
-        batch = next(stream)
-        loss = model(**batch).loss
+        loss = model(**next(stream)).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -164,10 +145,54 @@ def finetune(
         progress(f"training (loss {curve[-1]:.3f})", step + 1, total)
         if (step + 1) % lora.checkpoint_every == 0 and step + 1 < total:
             _write_checkpoint(model, optimizer, ckpt, digest, total, step + 1, curve, loss_first)
-    loss_last = _fixed_loss(model, fixed)
+    return TrainedAdapter(model, start_step, curve, loss_first, _fixed_loss(model, fixed))
+
+
+def save_adapter(folder: Path, model, record: dict) -> None:
+    """Write the adapter beside, then swap it in; its ragkit.json goes last, so only complete adapters are listed."""
     tmp = folder.with_name(folder.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    (folder / "ragkit.json").write_text(json.dumps(record, indent=1))
+
+
+def finetune(
+    kb: "KnowledgeBase",
+    collection: str,
+    *,
+    name: str | None = None,
+    data: list[str] | None = None,
+    train_qa: str | None = None,
+    exclude_eval_file: str | None = None,
+    steps: int | None = None,
+    epochs: float | None = None,
+    lora: LoraSettings = LoraSettings(),
+    progress: ProgressFn | None = None,
+) -> FinetuneResult:
+    """Train (or resume training) a LoRA adapter on a collection; returns the `finetune` JSON."""
+    progress = progress or no_progress
+    if steps is not None and epochs is not None:
+        raise UsageError("give --steps or --epochs, not both", code="invalid_argument")
+    started = time.perf_counter()
+    kb.store(collection)  # NotFound for an unknown collection
+    data = data or (["raw", "qa"] if train_qa else ["raw"])
+    name = name or "lora"
+    folder = kb.adapters.folder(collection, name)
+    examples = build_examples(kb, collection, data, train_qa)
+    examples, excluded = exclude_eval(examples, exclude_eval_file)
+    if not examples:
+        raise UsageError(f"no training examples for collection {collection!r} (is it empty?)", code="no_examples")
+    digest = data_hash(examples)
+    total = planned_steps(len(examples), lora.batch_size, steps, epochs)
+
+    from ragkit.generation.local import LocalGenerator
+
+    base_gen = LocalGenerator(kb.settings.llm_path, kb.settings.cache_dir)
+    model, tok = base_gen._load()
+    encoded = [encode(tok, ex, lora.max_length) for ex in examples]
+    trained = train_lora(model, tok, encoded, total, folder / CHECKPOINT, digest, lora, progress)
     seconds = round(time.perf_counter() - started, 2)
     record = {
         "name": name,
@@ -183,14 +208,12 @@ def finetune(
         "lr": lora.lr,
         "rank": lora.rank,
         "batch_size": lora.batch_size,
-        "loss_first": loss_first,
-        "loss_last": loss_last,
-        "loss_curve": curve,
+        "loss_first": trained.loss_first,
+        "loss_last": trained.loss_last,
+        "loss_curve": trained.curve,
         "seconds": seconds,
     }
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    (folder / "ragkit.json").write_text(json.dumps(record, indent=1))  # last: only complete adapters are listed
+    save_adapter(folder, trained.model, record)
     if kb._generator is not None and hasattr(kb._generator, "unload_adapters"):
         kb._generator.unload_adapters()  # a retrained adapter of the same name must reload
     return FinetuneResult(
@@ -199,10 +222,10 @@ def finetune(
         excluded=excluded,
         steps=total,
         seconds=seconds,
-        loss_first=loss_first,
-        loss_last=loss_last,
+        loss_first=trained.loss_first,
+        loss_last=trained.loss_last,
         path=str(folder),
-        resumed_from=start_step,
+        resumed_from=trained.start_step,
     )
 
 
