@@ -183,16 +183,22 @@ def quantize_int8(model):
 
 
 def max_seq_length(path: Path) -> int:
-    """The sequence limit sentence-transformers applies (sentence_bert_config.json), else 512."""
+    """The sequence limit sentence-transformers applies: sentence_bert_config.json's `max_seq_length`
+    (sentence-transformers < 6 writes it there), else the tokenizer's `model_max_length` (6.x), capped
+    by the model's position embeddings (which are the limit when neither is given; 512 without them)."""
     import json
 
-    cfg = Path(path) / "sentence_bert_config.json"
-    if cfg.exists():
+    def read(name: str) -> dict:
         try:
-            return int(json.loads(cfg.read_text())["max_seq_length"])
-        except (KeyError, ValueError):
-            pass
-    return 512
+            return json.loads((Path(path) / name).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    positions = read("config.json").get("max_position_embeddings")
+    for value in (read("sentence_bert_config.json").get("max_seq_length"), read("tokenizer_config.json").get("model_max_length")):
+        if isinstance(value, (int, float)) and 0 < value < 1_000_000:  # transformers writes 1e30 for "no limit"
+            return int(min(value, positions)) if isinstance(positions, int) else int(value)
+    return int(positions) if isinstance(positions, int) else 512
 
 
 def from_settings(settings, model_path: Path | None = None, embedder_id: str | None = None, runtime: str = "torch") -> SentenceTransformerEmbedder:

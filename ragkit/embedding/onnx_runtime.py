@@ -49,8 +49,17 @@ RUNTIMES = ("onnx", "onnx-int8")
 EXPORT_VERSION = 1  # bump when the export recipe changes: every cached file is made again
 OPSET = 17
 _WEIGHT_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
-_SUPPORTED_MODULES = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling", "sentence_transformers.models.Normalize")
-_POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens")  # sentence-transformers' concatenation order
+_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")  # class names, under sentence_transformers.
+_POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens")
+# sentence-transformers < 6 flags, in its concatenation order; 6.x names the modes itself
+_LEGACY_POOLING = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
 
 
 def cpu_count() -> int:
@@ -148,39 +157,50 @@ def quantize_onnx(source: Path, target: Path) -> None:
     _write_atomically(target, write)
 
 
-def _pooling(path: Path) -> tuple[tuple[str, ...], int, bool]:
-    """(pooling modes, output dimension, lower-case first) from modules.json, 1_Pooling and sentence_bert_config.json."""
-    modules_file = path / "modules.json"
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _model_layout(path: Path) -> tuple[tuple[str, ...], int, bool, str]:
+    """(pooling modes, output dimension, lower-case first, prompt) as sentence-transformers reads the folder.
+
+    Both layouts: modules.json with `sentence_transformers.models.Pooling` and `pooling_mode_*` flags
+    (sentence-transformers < 6, the bundled MiniLM), and `...modules.pooling.Pooling` with
+    `pooling_mode` / `embedding_dimension` (6.x, what tune-embeddings saves)."""
     pooling_dir = None
-    if modules_file.exists():
-        modules = json.loads(modules_file.read_text())
-        for m in modules:
-            if m.get("type") not in _SUPPORTED_MODULES:
-                raise ConfigError(
-                    f"embed_runtime onnx runs Transformer, Pooling and Normalize modules; {path} has {m.get('type')} "
-                    "(use embed_runtime torch for this model)"
-                )
-            if m.get("type", "").endswith(".Pooling"):
-                pooling_dir = path / m.get("path", "1_Pooling")
-    config = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else {}
-    hidden = int(config.get("hidden_size", 0))
-    modes: tuple[str, ...] = ("mean_tokens",)  # sentence-transformers' default for a plain transformers folder
-    if pooling_dir is not None and (pooling_dir / "config.json").exists():
-        pool = json.loads((pooling_dir / "config.json").read_text())
-        hidden = int(pool.get("word_embedding_dimension", hidden))
-        unsupported = [k for k in ("pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken") if pool.get(k)]
-        if unsupported:
-            raise ConfigError(f"embed_runtime onnx does not implement {', '.join(unsupported)} ({pooling_dir}); use embed_runtime torch")
-        modes = tuple(m for m in _POOLING_MODES if pool.get(f"pooling_mode_{m}"))
-        if not modes:
-            raise ConfigError(f"{pooling_dir}/config.json names no pooling mode")
-    lower = False
-    st_config = path / "sentence_bert_config.json"
-    if st_config.exists():
-        lower = bool(json.loads(st_config.read_text()).get("do_lower_case", False))
+    for m in _read(path / "modules.json") or []:
+        kind = str(m.get("type", ""))
+        if not kind.startswith("sentence_transformers.") or kind.rsplit(".", 1)[-1] not in _SUPPORTED_MODULES:
+            raise ConfigError(
+                f"embed_runtime onnx runs Transformer, Pooling and Normalize modules; {path} has {kind} (use embed_runtime torch for this model)"
+            )
+        if kind.endswith(".Pooling"):
+            pooling_dir = path / m.get("path", "1_Pooling")
+    st_config = _read(path / "sentence_bert_config.json")
+    if st_config.get("transformer_task", "feature-extraction") != "feature-extraction":
+        raise ConfigError(f"{path}: transformer_task {st_config['transformer_task']!r}; embed_runtime onnx runs feature-extraction models only")
+    hidden = int(_read(path / "config.json").get("hidden_size", 0))
+    modes: tuple[str, ...] = ("mean",)  # sentence-transformers' default for a plain transformers folder
+    include_prompt = True
+    if pooling_dir is not None:
+        pool = _read(pooling_dir / "config.json")
+        hidden = int(pool.get("embedding_dimension", pool.get("word_embedding_dimension", hidden)))
+        include_prompt = bool(pool.get("include_prompt", True))
+        if "pooling_mode" in pool:
+            named = pool["pooling_mode"]
+            modes = (named,) if isinstance(named, str) else tuple(named)
+        else:
+            modes = tuple(_LEGACY_POOLING[k] for k in _LEGACY_POOLING if pool.get(k))
+        unsupported = [m for m in modes if m not in _POOLING_MODES]
+        if unsupported or not modes:
+            raise ConfigError(f"embed_runtime onnx does not implement pooling {unsupported or 'none'} ({pooling_dir}); use embed_runtime torch")
     if hidden <= 0:
         raise ConfigError(f"{path}: config.json gives no hidden_size")
-    return modes, hidden * len(modes), lower
+    st = _read(path / "config_sentence_transformers.json")
+    prompt = (st.get("prompts") or {}).get(st.get("default_prompt_name") or "", "")
+    if prompt and not include_prompt:
+        raise ConfigError(f"{path}: pooling leaves its default prompt out, which embed_runtime onnx does not implement; use embed_runtime torch")
+    return modes, hidden * len(modes), bool(st_config.get("do_lower_case", False)), prompt
 
 
 def _pool(tokens: np.ndarray, mask: np.ndarray, modes: tuple[str, ...]) -> np.ndarray:
@@ -188,11 +208,11 @@ def _pool(tokens: np.ndarray, mask: np.ndarray, modes: tuple[str, ...]) -> np.nd
     counts = np.clip(m.sum(axis=1), 1e-9, None)
     parts = []
     for mode in modes:
-        if mode == "cls_token":
+        if mode == "cls":
             parts.append(tokens[:, 0])
-        elif mode == "max_tokens":
+        elif mode == "max":
             parts.append(np.where(m > 0, tokens, -1e9).max(axis=1))
-        elif mode == "mean_tokens":
+        elif mode == "mean":
             parts.append((tokens * m).sum(axis=1) / counts)
         else:  # mean_sqrt_len_tokens
             parts.append((tokens * m).sum(axis=1) / np.sqrt(counts))
@@ -246,7 +266,7 @@ class OnnxEmbedder:
         self.threads = threads or cpu_count()
         self.cache_dir = Path(cache_dir if cache_dir is not None else Path("~/.cache/ragkit").expanduser())
         self.folder = export_dir(self.path, base_id, self.cache_dir)
-        self._modes, self._dimension, self._lower = _pooling(self.path)
+        self._modes, self._dimension, self._lower, self._prompt = _model_layout(self.path)
         self._max_seq = max_seq_length(self.path)
         self._sessions: dict[int, object] = {}
         self._inputs: set[str] = set()
@@ -356,6 +376,8 @@ class OnnxEmbedder:
 
     def _run(self, texts: list[str], threads: int) -> np.ndarray:
         sess = self.session(threads)
+        if self._prompt:  # the folder's default prompt, as sentence-transformers' encode() adds it
+            texts = [self._prompt + t for t in texts]
         encoded = self.tokenizer.encode_batch([t.lower() for t in texts] if self._lower else texts)
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)

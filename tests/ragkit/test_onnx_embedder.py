@@ -111,6 +111,20 @@ def test_export_is_cached_reused_and_redone_for_a_changed_model(tmp_path, monkey
     assert changed.exported and len(calls) == 2
 
 
+def test_a_folder_saved_by_this_sentence_transformers_gives_torchs_vectors(tmp_path, texts):
+    """tune-embeddings saves with sentence-transformers 6: new module names, `pooling_mode`, the window in tokenizer_config.json."""
+    from sentence_transformers import SentenceTransformer
+
+    folder = tmp_path / "saved"
+    SentenceTransformer(str(OnnxEmbedder().path), device="cpu", local_files_only=True).save(str(folder))
+    assert "max_seq_length" not in json.loads((folder / "sentence_bert_config.json").read_text())
+    torch_embedder, onnx_embedder = SentenceTransformerEmbedder(folder), OnnxEmbedder(folder, cache_dir=tmp_path / "cache")
+    assert onnx_embedder.max_tokens == torch_embedder.max_tokens == 254 and onnx_embedder.dimension == 384
+    sample = texts[:5] + texts[-3:]  # the long Markdown files and the text far past the window
+    cosine = (onnx_embedder.embed_documents(sample) * torch_embedder.embed_documents(sample)).sum(axis=1)
+    assert cosine.min() >= 0.9999
+
+
 def test_a_model_onnx_cannot_run_is_refused_by_name(tmp_path):
     from ragkit.errors import ConfigError
 
