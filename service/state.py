@@ -10,7 +10,7 @@ from fastapi import Request
 
 from ragkit.settings import Settings
 from ragkit.storage.keys import KeyStore
-from service import staging
+from service import fork_guard, staging
 from service.jobs import JobRunner, JobStore
 from service.metrics import ServiceMetrics
 from service.upload_plan import SYNC_BUDGET_S, IngestPace
@@ -47,6 +47,7 @@ class ServiceState:
 
     def start(self) -> None:
         """Hold the home (embedded mode), record what a restart interrupted, warm up in the background."""
+        fork_guard.install()  # before the parser processes are first forked
         self.kb.lock_for_writing(
             f"ragkit serve on {self.address}",
             hint=f"While it runs, upload files through its API (POST {self.address}/v1/collections/<c>/documents), "

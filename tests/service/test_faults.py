@@ -11,7 +11,9 @@
   kill is not answered again) and gives the same summary as a run wholly from the cache.
 
 The servers run on the fake models (ragkit.testing); the kill takes the whole process group
-(the server and its parser processes), as an OOM kill or a power cut would.
+(the server and its parser processes), as an OOM kill or a power cut would. These two are
+`slow`; the last test (a fault the soak found: parser processes forked mid-serving held the
+server's connections open) runs in the default tier.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ import pytest
 from tests.conftest import TINY_CORPUS, free_port, loopback_server
 from tests.service.conftest import FAST_ENV, ready, seed_home, serve_command
 from tests.service.test_api import wait_job
-
-pytestmark = pytest.mark.slow
 
 COLLECTION = "docs"
 QUERY = "kestrel invoice turbine warranty"
@@ -142,6 +142,7 @@ def assert_consistent(state: dict) -> None:
     assert sorted(i for d in state["documents"].values() for i in d["chunks"]) == state["manifest_ids"]
 
 
+@pytest.mark.slow
 def test_kill_9_mid_upload_then_restart_and_upload_again_equals_a_clean_ingest(tmp_path: Path, fakes):
     files = corpus_files()
     crashed, clean = tmp_path / "crashed", tmp_path / "clean"
@@ -224,6 +225,7 @@ def evalset(n: int) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_eval_then_restart_shows_interrupted_and_resubmitting_resumes_from_the_cache(tmp_path: Path, fakes):
     home = tmp_path / "home"
     key = seed_home(home, tmp_path / "corpus", {COLLECTION: TINY_CORPUS})
@@ -268,3 +270,75 @@ def test_kill_9_mid_eval_then_restart_shows_interrupted_and_resubmitting_resumes
     drop = {"latency_p50_ms", "latency_p95_ms"}  # timings are of the answering run, the rest is the same answers scored
     assert {k: v for k, v in resumed["methods"]["rag"].items() if k not in drop} == {k: v for k, v in cached["methods"]["rag"].items() if k not in drop}
     print(f"\nfaults eval: {n} questions, killed at progress {job['progress']:.2f}; resumed with {resumed['cached_answers']} answers from the cache")
+
+
+# -- found by the soak (benchmarks/soak.py): forked parser processes held the server's sockets ----
+
+
+def tcp_socket_inodes() -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                inodes.update(line.split()[9] for line in f)
+        except OSError:
+            pass
+    return inodes
+
+
+def tcp_sockets_held(pid: int) -> int:
+    """How many TCP sockets a process holds open."""
+    tcp = tcp_socket_inodes()
+    held = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in tcp:
+            held += 1
+    return held
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (forked from any of its threads)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads /proc")
+def test_connections_closed_by_the_server_reach_the_client_after_the_parser_processes_fork(tmp_path: Path, fakes):
+    """The parser processes are forked by the first upload, mid-serving. They used to inherit the
+    listening socket and every open connection, so a connection the server closed (a keep-alive
+    that idled out, the one a 500 went out on) stayed open: no FIN, and the client's next request
+    on it waited for its own timeout (seen in the soak as requests stuck for 120 s)."""
+    import socket
+
+    home = tmp_path / "home"
+    key = seed_home(home, tmp_path / "corpus", {COLLECTION: TINY_CORPUS})
+    with server(home, tmp_path / "s.log") as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
+        idle = socket.create_connection(("127.0.0.1", port), timeout=30)  # open when the workers fork
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):  # the whole response: its body is `{"status":"ok"}`
+            answer += idle.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200")
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+            r = upload(c, [("new-note.txt", b"The Heron 3 sander weighs 2.1 kg.")])
+            assert r.status_code == 200 and r.json()["added"] == 1, r.text
+        workers = children(proc.pid)
+        assert workers, "the upload started no parser process"
+        assert [tcp_sockets_held(w) for w in workers] == [0] * len(workers)
+        started = time.monotonic()
+        assert idle.recv(4096) == b""  # the server's keep-alive timeout (5 s) closes it, and the client sees it
+        assert time.monotonic() - started < 25
+        idle.close()
