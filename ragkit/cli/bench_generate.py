@@ -85,6 +85,19 @@ def _lora_seconds_per_step(model, vocab_size: int, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def _rates(generator: str, load_cold: float, load_cached: float, decode: float, prefill: float, lora_step: float | None) -> dict:
+    """The JSON keys every generator's run reports, in one shape."""
+    return {
+        "generator": generator,
+        "load_cold_s": round(load_cold, 3),
+        "load_cached_s": round(load_cached, 3),
+        "decode_tokens_per_s": round(decode, 2),
+        "prefill_tokens_per_s": round(prefill, 2),
+        "lora_s_per_step": round(lora_step, 3) if lora_step is not None else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def bench_generate_run(
     model_path: Path | None = None,
     *,
@@ -132,13 +145,7 @@ def bench_generate_run(
 
     lora = LoraSettings()
     return {
-        "generator": "local",
-        "load_cold_s": round(load_cold, 3),
-        "load_cached_s": round(load_cached, 3),
-        "decode_tokens_per_s": round(decode_rate, 2),
-        "prefill_tokens_per_s": round(long_len / ttft, 2),
-        "lora_s_per_step": round(lora_step, 3) if lora_step is not None else None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **_rates("local", load_cold, load_cached, decode_rate, long_len / ttft, lora_step),
         "settings": {
             "model": str(warm.source),
             "cached_load_from_cache": warm.loaded_from_cache,
@@ -214,13 +221,7 @@ def bench_llamacpp_run(
     import llama_cpp
 
     return {
-        "generator": "llamacpp",
-        "load_cold_s": round(load_cold, 3),
-        "load_cached_s": round(load_cached, 3),
-        "decode_tokens_per_s": round(decode_rate, 2),
-        "prefill_tokens_per_s": round(long_len / ttft, 2),
-        "lora_s_per_step": None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **_rates("llamacpp", load_cold, load_cached, decode_rate, long_len / ttft, None),
         "settings": {
             "model": str(gen.source),
             "threads": gen.threads,
