@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=24, ge=0)
     embed_batch_size: int = Field(default=8, ge=1, description="sentences per forward pass; small batches pad less and ran fastest on CPU")
     embed_runtime: str = Field(
-        default="torch",
-        description="torch | int8 (linear layers dynamically quantised: faster on CPU, vectors differ slightly) | fake, or a registered plugin",
+        default="onnx",
+        description="onnx (ONNX Runtime on the CPU, no torch at run time; torch's vectors and id) | onnx-int8 | torch (on a CUDA GPU when torch sees one) "
+        "| int8 (linear layers dynamically quantised: faster on CPU, vectors differ slightly) | fake, or a registered plugin",
     )
     parse_timeout_s: float = Field(default=120.0, gt=0)
     workers: int = Field(default=2, ge=1)
