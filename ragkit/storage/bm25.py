@@ -64,14 +64,22 @@ class BM25Index:
         return cls(retriever, list(chunk_ids), revision)
 
     def save(self, folder: Path) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self._retriever is not None:
-            self._retriever.save(str(tmp), show_progress=False)
-        (tmp / "ragkit.json").write_text(json.dumps({"revision": self.revision, "scoring": SCORING, "chunk_ids": self.chunk_ids}))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        """Write beside the folder, then swap it in (a folder of its own per save: two savers never share one)."""
+        import tempfile
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".tmp", dir=folder.parent))
+        try:
+            if self._retriever is not None:
+                self._retriever.save(str(tmp), show_progress=False)
+            (tmp / "ragkit.json").write_text(json.dumps({"revision": self.revision, "scoring": SCORING, "chunk_ids": self.chunk_ids}))
+            old = folder.with_name(f"{tmp.name}.old")
+            if folder.exists():
+                folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index | None":

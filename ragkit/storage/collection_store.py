@@ -38,7 +38,7 @@ class CollectionStore:
         self._vectors: "VectorIndex | None" = None
         self.layout = layout
         self._bm25: BM25Index | None = None
-        self._bm25_lock = threading.Lock()
+        self._bm25_lock = threading.RLock()  # bm25() rebuilds under it, and so does an ingest's rebuild_bm25()
 
     @property
     def vectors(self) -> "VectorIndex":
@@ -133,10 +133,12 @@ class CollectionStore:
             return index
 
     def rebuild_bm25(self, revision: int | None = None) -> BM25Index:
-        revision = self.revision if revision is None else revision
-        ids, texts = self.manifest.chunk_embed_texts(self.name)
-        index = BM25Index.build(ids, texts, revision)
-        index.save(self.layout.bm25(self.name))
-        log.info("BM25 index of %s rebuilt: %d chunks, revision %d", self.name, len(ids), revision)
-        self._bm25 = index
-        return index
+        """Rebuild from the manifest and save; one rebuild at a time (a query's and an ingest's raced on the files)."""
+        with self._bm25_lock:
+            revision = self.revision if revision is None else revision
+            ids, texts = self.manifest.chunk_embed_texts(self.name)
+            index = BM25Index.build(ids, texts, revision)
+            index.save(self.layout.bm25(self.name))
+            log.info("BM25 index of %s rebuilt: %d chunks, revision %d", self.name, len(ids), revision)
+            self._bm25 = index
+            return index

@@ -351,13 +351,6 @@ SOAK_KEYS = {"requests", "errors", "qps", "p50_ms", "p99_ms", "rss_mb", "rss_cha
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ragkit.storage.collection_store: an ingest's rebuild_bm25() runs outside _bm25_lock while a query's bm25() rebuilds "
-    "under it; the two saves race on bm25/<c>.tmp (FileExistsError/FileNotFoundError) and the request answers 500. "
-    "Remove this mark with the fix (rebuild_bm25 under the lock, made an RLock).",
-)
 def test_soak_30_s_at_8_clients_with_writes_has_no_errors_and_reports_memory(tmp_path: Path):
     from tests.conftest import load_benchmark, write_corpus
 
