@@ -141,4 +141,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", f"internal error; the server log has the details under request id {request_id.get()}"), status_code=500)
+        # the server drops the connection after this answer (the error goes on up to uvicorn): say so, so a
+        # client does not send its next request down it and lose that one too (seen in the soak)
+        body = error_body("internal", f"internal error; the server log has the details under request id {request_id.get()}")
+        return JSONResponse(body, status_code=500, headers={"Connection": "close"})
