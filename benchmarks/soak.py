@@ -95,6 +95,18 @@ def document(i: int, words: list[str]) -> tuple[str, bytes]:
     return f"soak-note-{i:06d}.md", text.encode()
 
 
+def commit() -> str | None:
+    """The checkout's commit, with `+dirty` when it has changes; None outside git."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if head and dirty else head or None
+
+
 def percentile(values: list[float], p: float) -> float | None:
     values = sorted(values)
     return round(values[min(len(values) - 1, int(p * len(values)))] * 1000, 2) if values else None
@@ -248,6 +260,7 @@ def soak(
         "models": "fakes (ragkit.testing)" if fakes else "default (bundled MiniLM; the query route does not generate)",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "load_after": os.getloadavg()[0]},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": commit(),
         "note": "client and server share this machine; RSS is the server process's (group_rss_mb adds its parser processes)",
     }
 
