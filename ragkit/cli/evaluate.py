@@ -40,7 +40,7 @@ def render_eval(result) -> None:
     from ragkit.evaluation.report import fmt
 
     console = Console()
-    columns = [("accuracy", "acc"), ("ci95", "95% CI"), ("f1", "F1"), ("abstain_accuracy", "abstain"), ("retrieval_hit_at_5", "hit@5"), ("latency_p50_ms", "p50 ms"), ("prompt_tokens_mean", "prompt tok")]
+    columns = [("strict_accuracy", "strict"), ("strict_ci95", "95% CI"), ("accuracy", "acc"), ("f1", "F1"), ("abstain_accuracy", "abstain"), ("retrieval_hit_at_5", "hit@5"), ("latency_p50_ms", "p50 ms"), ("prompt_tokens_mean", "prompt tok")]
     table = Table(title="eval (all columns in the report)")
     table.add_column("method", no_wrap=True)
     for _, label in columns:
