@@ -74,16 +74,20 @@ def group_rss_mb(pgid: int) -> float:
 
 
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): ", re.M)
+HEX_ID = re.compile(r"[0-9a-f]{12,}")  # document, chunk and request ids in paths and messages
+ERROR_LINE = re.compile(r"^\S+ \S+ ERROR (\S+) \[[^\]]*\] ([^:\n]{1,80})", re.M)  # the text log format
 
 
 def logged_errors(log: Path) -> dict[str, int]:
-    """The exceptions the server logged (the last line of each traceback), by type: what the errors were."""
+    """What the server logged as errors: each traceback by its exception type, each ERROR line by its
+    logger and the words before its first colon (e.g. `ragkit.service backend_error`)."""
     counts: dict[str, int] = {}
     try:
         text = log.read_text(errors="replace")
     except OSError:
         return counts
-    for name in EXCEPTION_LINE.findall(text):
+    lines = [f"{logger} {HEX_ID.sub('{id}', what)}" for logger, what in ERROR_LINE.findall(text)]
+    for name in EXCEPTION_LINE.findall(text) + lines:
         counts[name] = counts.get(name, 0) + 1
     return counts
 
@@ -105,6 +109,13 @@ def commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}+dirty" if head and dirty else head or None
+
+
+def default_runtime() -> str:
+    """The embedding runtime a plain `ragkit serve` uses here (settings and environment)."""
+    from ragkit.settings import load_settings
+
+    return load_settings().embed_runtime
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -257,7 +268,7 @@ def soak(
         "server_log_errors": logged,
         "corpus": {"paths": [str(p) for p in paths], "documents": report.added, "chunks": report.chunks_added, "queries": len(queries), "ingest_s": round(ingest_s, 1)},
         "settings": {"seconds": seconds, "clients": clients, "write_every": write_every, "keep": keep, "k": k, "sample_s": sample_s, "warmup_fraction": warmup_fraction},
-        "models": "fakes (ragkit.testing)" if fakes else "default (bundled MiniLM; the query route does not generate)",
+        "models": "fakes (ragkit.testing)" if fakes else f"default ({default_runtime()} embedding runtime, the bundled MiniLM; the query route does not generate)",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "load_after": os.getloadavg()[0]},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": commit(),
