@@ -102,16 +102,22 @@ class ChromaIndex:
         # count cost 15 ms a query at 100k chunks, five times the search (benchmarks/query_growth.py).
         if ids is not None and not ids:
             return []
-        try:
-            res = self._col.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=k,
-                where=where or None,
-                ids=list(ids) if ids is not None else None,
-                include=["distances"],
-            )
-        except Exception as e:
-            raise BackendError(f"Chroma query on {self.name} failed: {e}") from e
+        for attempt in (1, 2):
+            try:
+                res = self._col.query(
+                    query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                    n_results=k,
+                    where=where or None,
+                    ids=list(ids) if ids is not None else None,
+                    include=["distances"],
+                )
+                break
+            except Exception as e:
+                # a query that raced a delete can meet an id the index just dropped ("Error finding id"):
+                # the second try sees the index after the delete
+                if attempt == 1 and "finding id" in str(e).lower():
+                    continue
+                raise BackendError(f"Chroma query on {self.name} failed: {e}") from e
         return [VectorHit(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
 
     def count(self) -> int:
