@@ -47,7 +47,7 @@ _LABELS: tuple[tuple[str, str], ...] = (
     ("issued", r"\b(?:rev(?:ision)?\.?|edition|version|v)\s*[A-Z0-9][\w.]*\s*[,(\-–]\s*(?:issued\s+|dated\s+)?"),
 )
 _LABEL_RES = tuple((origin, re.compile(label + DATE, re.IGNORECASE)) for origin, label in _LABELS)
-_DATE_RE = re.compile(DATE, re.IGNORECASE)
+DATE_RE = re.compile(DATE, re.IGNORECASE)
 _NAME_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?:[-_.](\d\d)(?:[-_.](\d\d))?)?(?!\d)")
 _SUPERSEDES = re.compile(
     r"\b(?:supersedes|replaces|supersede|this\s+(?:version|revision|edition)\s+replaces)\s+(?:the\s+)?(?P<what>[^.\n;]{2,80})",
@@ -73,7 +73,7 @@ def _month(name: str) -> int:
     return _MONTHS[name.lower().rstrip(".")[:3]]
 
 
-def _to_date(m: re.Match) -> date | None:
+def date_of_match(m: re.Match) -> date | None:
     g = m.groupdict()
     try:
         if g.get("y1"):
@@ -91,8 +91,8 @@ def _to_date(m: re.Match) -> date | None:
 
 def parse_date(text: str) -> date | None:
     """The first date written in `text`, or None."""
-    m = _DATE_RE.search(text)
-    return _to_date(m) if m else None
+    m = DATE_RE.search(text)
+    return date_of_match(m) if m else None
 
 
 def _email_date(value: str | None) -> date | None:
@@ -128,7 +128,7 @@ def document_time(text: str, source: str, metadata: dict | None = None) -> Docum
         if origin in found:
             continue
         for m in pattern.finditer(head):
-            d = _to_date(m)
+            d = date_of_match(m)
             if d is not None:
                 found[origin] = d
                 break

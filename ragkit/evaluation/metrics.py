@@ -67,11 +67,11 @@ def _values(text: str) -> list[tuple[str, str, int, int]]:
     """(kind, normalised value, start, end) of each value in `text`: dates, phone numbers, times,
     codes, years, numbers with their unit (a range is one value) and bare numbers by their number
     of digits. Numbers inside the earlier kinds are not numbers of their own."""
-    from ragkit.doctime import _DATE_RE
+    from ragkit.doctime import DATE_RE
 
     taken: list[tuple[int, int]] = []
     out: list[tuple[str, str, int, int]] = []
-    for kind, pattern in (("date", _DATE_RE), ("phone", _PHONE), ("time", _TIME)):
+    for kind, pattern in (("date", DATE_RE), ("phone", _PHONE), ("time", _TIME)):
         for m in pattern.finditer(text):
             if not any(a <= m.start() < b for a, b in taken):
                 out.append((kind, normalize(m.group(0)), m.start(), m.end()))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
 
-from ragkit.doctime import _DATE_RE, RECENCY_CUES, _to_date
+from ragkit.doctime import DATE_RE, RECENCY_CUES, date_of_match
 from ragkit.textnorm import normalize
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
@@ -74,9 +74,9 @@ def values(text: str) -> set[str]:
 
 def as_of(question: str) -> str | None:
     """The date a question asks about (the end of a month or year it names), else None (today)."""
-    m = _DATE_RE.search(question)
+    m = DATE_RE.search(question)
     if m:
-        d = _to_date(m)
+        d = date_of_match(m)
         if d is not None:
             if m.group("m4"):  # "July 2024": any day of that month
                 d = date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
