@@ -173,8 +173,6 @@ def finetune(
 ) -> FinetuneResult:
     """Train (or resume training) a LoRA adapter on a collection; returns the `finetune` JSON."""
     progress = progress or no_progress
-    if steps is not None and epochs is not None:
-        raise UsageError("give --steps or --epochs, not both", code="invalid_argument")
     started = time.perf_counter()
     kb.store(collection)  # NotFound for an unknown collection
     data = data or (["raw", "qa"] if train_qa else ["raw"])
@@ -185,7 +183,7 @@ def finetune(
     if not examples:
         raise UsageError(f"no training examples for collection {collection!r} (is it empty?)", code="no_examples")
     digest = data_hash(examples)
-    total = planned_steps(len(examples), lora.batch_size, steps, epochs)
+    total = planned_steps(len(examples), lora.batch_size, steps, epochs)  # refuses --steps with --epochs
 
     from ragkit.generation.local import LocalGenerator
 

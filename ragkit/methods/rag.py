@@ -71,12 +71,13 @@ def two_hops(rt: Runtime, question: str, k: int) -> tuple[list[Hit], list[dict],
         return None
     first = rt.retriever.query(p.first_query, k=k).hits
     emb = rt.kb.embedder
+    asked = emb.embed_query(p.first_query)
     bridge_sentence, entities = "", []
     for hit in first[:2]:  # the top passage first; the next only when the top one names nothing new
         lines = [line for line in sentences(hit.text) if len(line) >= 12]
         if not lines:
             continue
-        scores = emb.embed_documents(lines) @ emb.embed_query(p.first_query)
+        scores = emb.embed_documents(lines) @ asked
         for i in scores.argsort()[::-1][:2]:
             entities = bridge_entities(lines[int(i)], question)
             if entities:
