@@ -64,12 +64,15 @@ class Settings(BaseSettings):
     long_context_tokens: int | None = Field(default=None, ge=256, description="cap below the model window (None: the window)")
     abstain_min_dense: float = Field(default=0.0, ge=0.0, le=1.0)
     abstain_min_grounded: float = Field(default=0.5, ge=0.0, le=1.0, description="abstain when less of the answer than this occurs in the sources (answer_policy 'model')")
-    answer_policy: Literal["evidence", "model"] = Field(
-        default="evidence",
-        description="evidence: keep the model's answer when its words come from the source sentence that best matches the question, "
+    answer_policy: Literal["span", "evidence", "model"] = Field(
+        default="span",
+        description="span: the span of the best-matching source sentences (a value, name, date, code, cell or phrase) the model finds most likely "
+        "as the answer, the sentence as evidence, abstaining when no sentence matches well or no span is likely enough; evidence: keep the model's answer when its words come from the source sentence that best matches the question, "
         "else answer with that sentence, and abstain when no sentence matches well; model: the model's answer, checked by the abstain_* settings",
     )
     evidence_min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="cosine (MiniLM) of the best source sentence below which a method with sources abstains")
+    span_sentences: int = Field(default=3, ge=1, le=10, description="evidence sentences whose spans compete as the answer (answer_policy 'span')")
+    span_min_logprob: float = Field(default=-8.0, le=0.0, description="mean token log-probability below which the best span is not an answer (answer_policy 'span')")
     evidence_min_agreement: float = Field(default=0.8, ge=0.0, le=1.0, description="share of the answer's words that must occur in that sentence to keep the model's wording")
 
     # the HTTP service

@@ -11,7 +11,8 @@ run the whole pipeline (parse, chunk, index, retrieve, prompt, cite, abstain) wi
   words. Chunks are measured with the bundled MiniLM's own tokenizer (a JSON file, no weights),
   so chunk boundaries are the real ones.
 - `FakeGenerator`: answers with the source sentence sharing most content words with the
-  question, cited as `[n]`, and "I don't know" without sources or overlap. Token counts are
+  question, cited as `[n]`, and "I don't know" without sources or overlap; it scores a
+  continuation as likely when that sentence holds it. Token counts are
   about a subword tokenizer's (a token per four characters of a word, one per mark).
 """
 
@@ -25,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ragkit.generation.base import Completion, Message, cut_at_stop
+from ragkit.generation.base import Completion, ContinuationScore, Message, cut_at_stop
 from ragkit.methods.prompts import IDK
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
@@ -117,6 +118,17 @@ class FakeGenerator:
             words, finish = words[:-1], "length"
         text = " ".join(words)
         return Completion(text=text, prompt_tokens=n_prompt, completion_tokens=min(self.count_tokens(text), max_tokens), finish_reason=finish)
+
+    def score(self, messages: Sequence[Message], continuations: Sequence[str], adapter=None, adapter_path=None) -> list[ContinuationScore]:
+        """Likely (-1 in all, the longer the likelier a token) what occurs in the sentence `generate` would quote, unlikely (-4 a token) the rest."""
+        from ragkit.textnorm import contains_phrase
+
+        said = self._answer(messages[-1].content if messages else "")
+        out = []
+        for c in continuations:
+            n = self.count_tokens(c)
+            out.append(ContinuationScore(logprob=-1.0 if contains_phrase(said, c) else -4.0 * n, tokens=n))
+        return out
 
     @staticmethod
     def _answer(prompt: str) -> str:

@@ -149,6 +149,16 @@ class Evidence(_Readable):
     score: float
 
 
+class SpanChoice(_Readable):
+    """The span an answer is: its text and kind, its mean token log-probability (None when chosen
+    by the model's words, for a generator that cannot score), and how many spans competed."""
+
+    text: str
+    kind: str
+    logprob: float | None
+    candidates: int
+
+
 class RetrievedRef(_Readable):
     """One retrieved chunk as an answer reports it (the full hit is in `query`)."""
 
@@ -189,7 +199,8 @@ class AnswerDetails(Model):
     adapter: str | None = None
     # methods that show sources
     evidence: Evidence | None = None
-    answer_from: str | None = None  # "model" | "evidence" | None (abstained)
+    answer_from: str | None = None  # "model" | "span" | "evidence" | None (abstained)
+    span: SpanChoice | None = None  # answer_policy span: the span that won
     model_grounded: float | None = None
     retrieved: list[RetrievedRef] | None = None
     top_dense: float | None = None

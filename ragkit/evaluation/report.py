@@ -84,11 +84,14 @@ def to_markdown(report: dict) -> str:
     lines += ["", "## Pairs (strict accuracy a - b on answerable questions, McNemar exact test)", "", "| a | b | n | diff | p |", "|---|---|---|---|---|"]
     for p in report["pairs"]:
         lines.append(f"| {p['a']} | {p['b']} | {p['n']} | {fmt(p['diff'])} | {fmt(p['p_value'])} |")
-    lines += ["", "## Whose words (answers from the model's own words, and quoted from a source)", "", "| method | model: n | strict acc. | evidence: n | strict acc. |", "|---|---|---|---|---|"]
+    lines += [
+        "", "## Whose words (the model's own words, a span of a source the model chose, a quoted source sentence)", "",
+        "| method | model: n | strict acc. | span: n | strict acc. | sentence: n | strict acc. |", "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
     for m, s in methods.items():
         af = s.get("answer_from") or {}
-        mo, ev = af.get("model", {}), af.get("evidence", {})
-        lines.append(f"| {m} | {mo.get('n', 0)} | {fmt(mo.get('strict_accuracy'))} | {ev.get('n', 0)} | {fmt(ev.get('strict_accuracy'))} |")
+        cells = [f"{af.get(o, {}).get('n', 0)} | {fmt(af.get(o, {}).get('strict_accuracy'))}" for o in ("model", "span", "evidence")]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "## By kind (strict accuracy; abstain accuracy for unanswerable)", ""]
     kinds = sorted({k for m in report["by_kind"].values() for k in m})
     lines.append("| method | " + " | ".join(kinds) + " |")

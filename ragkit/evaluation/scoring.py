@@ -91,9 +91,10 @@ def aggregate(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict
 
 
 def _answer_from(ans: list) -> dict[str, dict[str, Any]]:
-    """Per origin of the answer's words (`model`, `evidence`): how many answers, and their accuracies."""
+    """Per origin of the answer's words (`model`: its own; `span`: a span of a source it chose; `evidence`:
+    a quoted source sentence): how many answers, and their accuracies."""
     out: dict[str, dict[str, Any]] = {}
-    for origin in ("model", "evidence"):
+    for origin in ("model", "span", "evidence"):
         rows = [r for _, r in ans if r.get("answer_from") == origin]
         out[origin] = {
             "n": len(rows),

@@ -49,6 +49,24 @@ class Generator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ContinuationScore:
+    """How likely the model finds a continuation of a prompt: summed token log-probability and token count."""
+
+    logprob: float
+    tokens: int
+
+    @property
+    def mean(self) -> float:
+        return self.logprob / max(1, self.tokens)
+
+
+def can_score(generator) -> bool:
+    """Whether a generator offers `score(messages, continuations, adapter=, adapter_path=)` (local, llamacpp, fake do;
+    an OpenAI-compatible chat server gives no log-probabilities for text it did not write)."""
+    return callable(getattr(generator, "score", None))
+
+
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Text up to the first stop sequence, and whether one was found."""
     cut = len(text)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ragkit.errors import ConfigError, ModelError
-from ragkit.generation.base import Completion, Message, cut_at_stop
+from ragkit.generation.base import Completion, ContinuationScore, Message, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,62 @@ class LlamaCppGenerator:
 
     # -- generation ------------------------------------------------------------------------------
 
+    def _lora_for(self, adapter: str | None, adapter_path: Path | None) -> Path | None:
+        """The GGUF LoRA of a peft adapter (converted once, beside it), or None for the base model."""
+        if adapter is None:
+            return None
+        if adapter_path is None:
+            raise ModelError(f"adapter {adapter!r} has no path")
+        from ragkit.generation.gguf_lora import gguf_lora_for
+
+        return gguf_lora_for(Path(adapter_path), self.source)
+
+    def score(
+        self, messages: Sequence[Message], continuations: Sequence[str], adapter: str | None = None, adapter_path: Path | None = None
+    ) -> list[ContinuationScore]:
+        """Log-probability of each continuation as the answer to the chat. The prompt is evaluated once;
+        each continuation then goes through token by token from the prompt's cache (its last logits
+        are all llama.cpp keeps without `logits_all`, which would hold a window-by-vocabulary array)."""
+        import numpy as np
+        from llama_cpp import llama_get_logits
+
+        if not continuations:
+            return []
+        lora = self._lora_for(adapter, adapter_path)
+        with self._lock:
+            prompt, _ = self._format(messages)
+            tokens = self._prompt_tokens(prompt)
+            llm = self._llama(lora)
+            ids = [llm.tokenize(c.encode("utf-8"), add_bos=False, special=False) or [llm.token_eos()] for c in continuations]
+            width = max(len(x) for x in ids)
+            if len(tokens) + width > self.context_window:
+                raise ModelError(f"prompt of {len(tokens)} tokens plus a {width}-token answer exceeds the model's window of {self.context_window}", code="context_overflow")
+            n_vocab = llm.n_vocab()
+
+            def last_logprobs() -> np.ndarray:
+                logits = np.ctypeslib.as_array(llama_get_logits(llm.ctx), shape=(n_vocab,)).astype(np.float64)
+                top = logits.max()
+                return logits - top - np.log(np.exp(logits - top).sum())
+
+            try:
+                llm.reset()
+                llm.eval(tokens)
+                after_prompt = last_logprobs()
+                out = []
+                for x in ids:
+                    total, logp = float(after_prompt[x[0]]), after_prompt
+                    for prev, nxt in zip(x, x[1:]):
+                        llm.eval([prev])
+                        logp = last_logprobs()
+                        total += float(logp[nxt])
+                    llm.n_tokens = len(tokens)  # back to the prompt: the next eval drops this continuation from the cache
+                    out.append(ContinuationScore(logprob=total, tokens=len(x)))
+            except Exception as e:
+                raise ModelError(f"llama.cpp failed while scoring with {self.source}: {e}") from e
+            finally:
+                llm.reset()
+        return out
+
     def generate(
         self,
         messages: Sequence[Message],
@@ -131,13 +187,7 @@ class LlamaCppGenerator:
         adapter: str | None = None,
         adapter_path: Path | None = None,
     ) -> Completion:
-        lora = None
-        if adapter is not None:
-            if adapter_path is None:
-                raise ModelError(f"adapter {adapter!r} has no path")
-            from ragkit.generation.gguf_lora import gguf_lora_for
-
-            lora = gguf_lora_for(Path(adapter_path), self.source)
+        lora = self._lora_for(adapter, adapter_path)
         with self._lock:
             prompt, template_stops = self._format(messages)
             tokens = self._prompt_tokens(prompt)

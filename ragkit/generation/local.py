@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ragkit.errors import ConfigError, ModelError
-from ragkit.generation.base import Completion, Message, cut_at_stop
+from ragkit.generation.base import Completion, ContinuationScore, Message, cut_at_stop
 from ragkit.model_paths import torch_device
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,48 @@ class LocalGenerator:
             text, stopped = cut_at_stop(text, stop)
             finish = "stop" if stopped or (len(new) < max_tokens) else "length"
             return Completion(text=text.strip(), prompt_tokens=n_prompt, completion_tokens=int(len(new)), finish_reason=finish)
+
+    def score(
+        self, messages: Sequence[Message], continuations: Sequence[str], adapter: str | None = None, adapter_path: Path | None = None
+    ) -> list[ContinuationScore]:
+        """Log-probability of each continuation as the answer to the chat: the prompt runs once, then
+        the continuations in one batch over copies of its KV cache."""
+        import copy
+
+        import torch
+
+        if not continuations:
+            return []
+        with self._lock:
+            model = self._use_adapter(adapter, adapter_path)
+            tok = self.tokenizer
+            prompt = self._prompt_ids(messages)["input_ids"].to(model.device)
+            n_prompt = int(prompt.shape[1])
+            ids = [tok.encode(c, add_special_tokens=False) or [tok.eos_token_id] for c in continuations]
+            width = max(len(x) for x in ids)
+            if n_prompt + width > self.context_window:
+                raise ModelError(f"prompt of {n_prompt} tokens plus a {width}-token answer exceeds the model's window of {self.context_window}", code="context_overflow")
+            pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+            with torch.inference_mode():
+                head = model(input_ids=prompt, use_cache=True)
+                first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
+                out: list[ContinuationScore] = []
+                for start in range(0, len(ids), 16):
+                    group = ids[start : start + 16]
+                    batch = torch.full((len(group), width), pad, dtype=torch.long)
+                    for i, x in enumerate(group):
+                        batch[i, : len(x)] = torch.tensor(x)
+                    cache = copy.deepcopy(head.cache)
+                    cache.batch_repeat_interleave(len(group))
+                    positions = torch.arange(n_prompt, n_prompt + width).unsqueeze(0).expand(len(group), -1)
+                    logits = model(input_ids=batch.to(model.device), cache=cache, position_ids=positions.to(model.device), use_cache=True).logits
+                    logp = torch.log_softmax(logits.float(), dim=-1)
+                    for i, x in enumerate(group):
+                        total = float(first[x[0]])  # right padding: a continuation's own tokens see only the prompt and themselves
+                        for t in range(1, len(x)):
+                            total += float(logp[i, t - 1, x[t]])
+                        out.append(ContinuationScore(logprob=total, tokens=len(x)))
+            return out
 
 
 def from_settings(settings) -> LocalGenerator:

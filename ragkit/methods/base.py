@@ -99,10 +99,11 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def best_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> dict | None:
-    """The sentence of the first three shown sources (the most relevant) closest to the question
-    (MiniLM cosine); where a newer source says the same thing with other values, its sentence
-    (ragkit.methods.currency). What was passed over is recorded in `info` (`superseded`, `followed`)."""
+def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> list[dict]:
+    """The sentences of the first three shown sources (the most relevant), closest to the question
+    (MiniLM cosine) first; where a newer source says the same thing with other values, its sentence
+    comes first (ragkit.methods.currency) and the sentences it supersedes are left out. What was
+    passed over is recorded in `info` (`superseded`, `followed`)."""
     from ragkit.methods.currency import Candidate, Dated, choose_current, content_words, values
 
     asked = content_words(question) | values(question)
@@ -115,7 +116,7 @@ def best_evidence(rt: Runtime, question: str, sources: list[SourceText], info: d
             if len(sentence) >= 12 and not (content_words(sentence) | values(sentence)) <= asked:  # a sentence that only repeats the question answers nothing
                 candidates.append((sentence, s))
     if not candidates:
-        return None
+        return []
     candidates = candidates[:150]
     emb = rt.kb.embedder
     q = emb.embed_query(question)
@@ -126,7 +127,14 @@ def best_evidence(rt: Runtime, question: str, sources: list[SourceText], info: d
     if info is not None and older:
         info["followed"] = {"source": chosen.source, "date": chosen.when.date, "reason": reason}
         info["superseded"] = [{"text": c.text, "source": c.source, "date": c.when.date} for c in older]
-    return {"text": chosen.text, "n": chosen.n, "source": chosen.source, "score": round(chosen.score, 4)}
+    rest = sorted((c for c in pool if c is not chosen and all(c is not o for o in older)), key=lambda c: -c.score)
+    return [{"text": c.text, "n": c.n, "source": c.source, "score": round(c.score, 4)} for c in [chosen, *rest]]
+
+
+def best_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> dict | None:
+    """The sentence an answer rests on: the first of `rank_evidence`."""
+    ranked = rank_evidence(rt, question, sources, info)
+    return ranked[0] if ranked else None
 
 
 def evidence_answer(text: str, evidence: dict | None, citations: list[Citation], sources: list[SourceText], s, info: dict) -> tuple[str, bool, list[Citation]]:
@@ -191,9 +199,16 @@ def generate_answer(
     info.update(model_answer=raw, abstain_reason=decision.reason, grounded=decision.grounded, finish_reason=completion.finish_reason)
     answer, abstained = (IDK if decision.abstained and decision.reason != "said_so" else (text or IDK)), decision.abstained
     if sources:
-        info["evidence"] = evidence = best_evidence(rt, evidence_query or question, sources, info)
-        if s.answer_policy == "evidence" and decision.reason != "weak_evidence":  # a retrieval-score abstention stands
+        ranked = rank_evidence(rt, evidence_query or question, sources, info)
+        info["evidence"] = evidence = ranked[0] if ranked else None
+        if decision.reason == "weak_evidence":  # a retrieval-score abstention stands
+            pass
+        elif s.answer_policy == "evidence":
             answer, abstained, citations = evidence_answer(text, evidence, citations, sources, s, info)
+        elif s.answer_policy == "span":
+            from ragkit.methods.spans import span_answer
+
+            answer, abstained, citations = span_answer(rt.generator, question, text, ranked, citations, sources, s, info, adapter)
     if adapter:
         info["adapter"] = adapter.name
     return Answer(

@@ -1,0 +1,298 @@
+"""Short answers: the span of the evidence that answers, chosen by the model's own likelihood.
+
+A method that shows sources answers with a short span (a value with its unit, a name, a date, a
+code, a table cell, a short phrase) taken from the evidence sentences, not with a whole quoted
+sentence; the sentence goes to `details.evidence` and the citation.
+
+1. Candidates: every span of the evidence sentences of a kind an answer takes (numbers with their
+   currency and unit words, dates, phone numbers, codes, capitalised names, table cells, the value
+   of a "Key: value" line, and for other questions short phrases), minus what only repeats the
+   question. The question's wh-phrase narrows the kinds ("who" -> names, "how many" -> numbers).
+2. Choice: each candidate is scored by the generator as the continuation of the rag prompt over
+   the evidence sentences, by its mean token log-probability (length-normalised likelihood, as
+   multiple-choice tasks are scored in Brown et al. 2020, "Language Models are Few-Shot
+   Learners", §2.4). So the model — with whatever an adapter injected into it — decides which
+   value answers. A generator that cannot score (an OpenAI-compatible server) decides through
+   its own answer: the candidate its words overlap most.
+3. Abstention: no candidate, or a best candidate whose likelihood is below `span_min_logprob`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from ragkit.doctime import DATE_RE
+from ragkit.textnorm import normalize
+
+_CURRENCY = r"(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|€|\$|£)"
+_NUM = r"[-−]?\d+(?:[.,]\d+)*"
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred)"
+_NUMBER = re.compile(
+    rf"(?<![\w.\-/])(?:{_CURRENCY}\s?)?(?:{_NUM}(?:\s?(?:–|-|to)\s?{_NUM})?|\b{_NUMBER_WORD}\b)(?:\s?%)?(?:\s(?:million|billion|thousand|bn|m)\b)?",
+    re.I,
+)
+_UNIT_WORD = re.compile(r"\s?([A-Za-zµ°Ω][A-Za-z°µΩ²³/().-]{0,14})")
+# words that follow a number as its unit; any other word does only when the question names it ("how many chillers")
+_UNIT_NAMES = frozenset(
+    "second seconds sec secs minute minutes min mins hour hours hrs day days week weeks month months year years working business "
+    "calendar percent per cent km kilometre kilometres kilometer kilometers metre metres meter meters mile miles litre litres liter "
+    "liters gram grams kilogram kilograms tonne tonnes ton tons pound pounds people persons employees staff units pieces times "
+    "cycles pages items steps degrees volt volts amp amps ampere amperes watt watts kilowatts bar psi baud hertz rpm bits bytes "
+    "characters digits sites plants stores customers users members copies million billion thousand".split()
+)
+_PHONE = re.compile(r"\+?\d[\d ()\-]{6,}\d")
+_CODE = re.compile(r"(?<![\w-])(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*(?![\w-])|(?<![\w.])\d+(?:\.\d+){2,}(?![\w.])")
+_NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:&\s+|of\s+|de\s+|van\s+|von\s+|der\s+)?[A-Z0-9][\w'’.-]*){0,4}")
+_WEEKDAY = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_KEY_VALUE = re.compile(r"^\s*[-*•]?\s*[\w][\w .\[\]/()&'-]{0,40}:\s+(.+)$")
+_WORD = re.compile(r"[\w'’.&/-]+")
+_STOP = frozenset(
+    "a an and are as at be been by for from has have in into is it its of on or per that the this to was were will with "
+    "which who whom whose what when where how than then there these those their our your we you they he she his her "
+    "can could may might must shall should would not no all any each every after before during until since also only".split()
+)
+
+
+def _asks_for(nouns: str) -> re.Pattern:
+    """'what/which [is the] [up to three words] <noun>' with no verb between: the noun is what is asked."""
+    gap = r"(?:\s+(?!(?:does|do|did|is|are|was|were|has|have|had|can|will|would|should|must)\b)[\w'-]+){0,3}?"
+    return re.compile(rf"\b(?:what|which)(?:\s+(?:is|are|was|were))?(?:\s+(?:the|a|an|its|their))?{gap}\s+(?:{nouns})\b", re.I)
+
+
+# which kinds of span answer a question, from its wh-phrase
+_ASKS = (
+    ("phone", re.compile(r"\b(phone|telephone|fax|hotline)\s+(number|line)?", re.I)),
+    ("date", re.compile(r"^\s*when\b|\bsince\s+(which|what)\s+year\b|\bin\s+which\s+(year|month)\b", re.I)),
+    ("date", _asks_for(r"date|day|year|month|weekday")),
+    ("person", re.compile(r"^\s*who\b|\bwhom\b", re.I)),
+    ("person", _asks_for(r"person|employee|manager|engineer|director|officer|founder|chief")),
+    ("quantity", re.compile(r"\bhow\s+(many|much|long|large|quickly|fast|far|often|high|low|heavy|big|deep|wide|tall|soon|frequently|old)\b|\bup\s+to\s+how\b", re.I)),
+    ("quantity", _asks_for(
+        r"percentage|share|price|cost|rate|amount|number\s+of|temperature|voltage|current|pressure|weight|capacity|size|speed|"
+        r"budget|fee|salary|revenue|distance|duration|height|length|width|depth|limit|total|count|range|rating"
+    )),
+    ("code", _asks_for(r"code|serial(?:\s+number)?|version|part\s+number|file\s*name|model\s+number|ordering\s+code|identifier|sku|id")),
+)
+_KINDS_FOR = {
+    "phone": {"phone"},
+    "date": {"date", "year", "cell", "value"},
+    "person": {"name", "cell", "value"},
+    "quantity": {"number", "cell", "value"},
+    "code": {"code", "cell", "value", "name"},
+}
+MAX_CANDIDATES = 48
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer: its text, what kind of span it is, and the evidence sentence it is from."""
+
+    text: str
+    kind: str
+    sentence: int
+
+
+def asked_kind(question: str) -> str:
+    """What the question asks for: phone, date, person, quantity, code, or any."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind
+    return "any"
+
+
+def _stem(word: str) -> str:
+    """A word without its plural or third-person s ("draws" and "draw" alike)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _trim(text: str) -> str:
+    """A span without outer punctuation, brackets and leading/trailing stop words."""
+    words = text.strip(" \t,;:.!?\"'()[]{}|*").split()
+    while words and words[0].lower() in _STOP:
+        words.pop(0)
+    while words and words[-1].strip(".,;:") in _STOP:  # case kept: a trailing "A" is amperes
+        words.pop()
+    return " ".join(words).strip(" ,;:\"'()[]")
+
+
+def _is_unit(word: str, asked: set[str]) -> bool:
+    """A unit symbol (short, or with a mark such as ° / %), a common unit name, or a word the question names."""
+    bare = word.strip("().")
+    if not bare or bare in _STOP:  # lower-case stop words only: "2.8 A" is amperes
+        return False
+    return len(bare) <= 3 or not bare.isalpha() or bare.lower() in _UNIT_NAMES or _stem(bare.lower()) in asked
+
+
+def _numbers(sentence: str, asked: set[str]) -> list[str]:
+    """Each number with its currency, and with zero, one or two unit words after it."""
+    out = []
+    for m in _NUMBER.finditer(sentence):
+        core = m.group(0).strip()
+        if not core or not re.search(r"\d|[a-z]", core, re.I):
+            continue
+        out.append(core)
+        rest, tail = sentence[m.end():], core
+        for _ in range(2):
+            w = _UNIT_WORD.match(rest)
+            if not w or not _is_unit(w.group(1), asked):
+                break
+            tail += rest[: w.end()]
+            rest = rest[w.end():]
+            out.append(tail.strip(" ,;:().") if tail.count("(") == tail.count(")") else tail.rstrip("( "))
+    return out
+
+
+def _cells(sentence: str) -> list[str]:
+    if "|" not in sentence:
+        return []
+    return [c.strip() for c in sentence.strip().strip("|").split("|") if c.strip() and not set(c.strip()) <= set("-: ")]
+
+
+def _phrases(sentence: str, asked: set[str], max_words: int = 4) -> list[str]:
+    """Word n-grams inside one clause (no punctuation crossed) that start and end on a content word,
+    do not start with a word of the question, and hold a word it does not."""
+    out = []
+    for clause in re.split(r"[,;:()\[\]|—]|\s[-–]\s|\.(?:\s|$)", sentence):
+        words = _WORD.findall(clause)
+        for i in range(len(words)):
+            if words[i].lower() in _STOP or _stem(normalize(words[i])) in asked:
+                continue
+            for j in range(i, min(len(words), i + max_words)):
+                if words[j].lower() not in _STOP:
+                    out.append(" ".join(words[i : j + 1]))
+    return out
+
+
+def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
+    """The spans of the evidence sentences that could answer the question, best-suited kinds first."""
+    asked = {_stem(w) for w in normalize(question).split()}
+    found: list[Span] = []
+    seen: set[str] = set()
+
+    def add(text: str, kind: str, i: int) -> None:
+        text = _trim(text)
+        key = " ".join(text.lower().split())  # not normalize(): it drops "a", and "2.8 A" is not "2.8"
+        if not key or key in seen or len(text) > 80:
+            return
+        words = [w for w in normalize(text).split() if w not in _STOP]
+        if not words or all(_stem(w) in asked for w in words):  # it only repeats the question
+            return
+        seen.add(key)
+        found.append(Span(text, kind, i))
+
+    for i, sentence in enumerate(sentences):
+        for cell in _cells(sentence):
+            add(cell, "cell", i)
+        kv = _KEY_VALUE.match(sentence)
+        if kv and "|" not in sentence:
+            add(kv.group(1), "value", i)
+        for m in _PHONE.finditer(sentence):
+            if sum(c.isdigit() for c in m.group(0)) >= 7:
+                add(m.group(0), "phone", i)
+        for m in DATE_RE.finditer(sentence):
+            add(m.group(0), "date", i)
+        for m in _WEEKDAY.finditer(sentence):
+            add(m.group(0), "date", i)
+        for m in _YEAR.finditer(sentence):
+            add(m.group(0), "year", i)
+        for m in _CODE.finditer(sentence):
+            add(m.group(0), "code", i)
+        for text in _numbers(sentence, asked):
+            add(text, "number", i)
+        for m in _NAME.finditer(sentence):
+            add(m.group(0), "name", i)
+    kind = asked_kind(question)
+    wanted = _KINDS_FOR.get(kind)
+    if wanted is not None:
+        typed = [s for s in found if s.kind in wanted and (kind != "quantity" or s.kind == "number" or re.search(r"\d", s.text))]
+        if typed:
+            return typed[:MAX_CANDIDATES]
+    if kind == "any" and sentences:
+        atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone")]
+        for text in _phrases(sentences[0], asked):
+            if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
+                add(text, "phrase", 0)
+    return found[:MAX_CANDIDATES]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen span, its score (mean token log-probability; None when chosen by overlap), and how many competed."""
+
+    span: Span
+    score: float | None
+    competing: int
+
+
+def choose_by_overlap(answer: str, spans: Sequence[Span]) -> Span:
+    """For a generator that cannot score: the span the model's answer shares most words with, else the first."""
+    said = set(normalize(answer).split())
+
+    def shared(s: Span) -> tuple[float, int]:
+        words = normalize(s.text).split()
+        hit = sum(w in said for w in words)
+        return (hit / len(words) if words else 0.0, hit)
+
+    best = max(spans, key=shared)
+    return best if shared(best)[1] > 0 else spans[0]
+
+
+def evidence_sources(ranked: Sequence[dict], sources: Sequence, limit: int) -> list:
+    """The first `limit` evidence sentences as numbered sources (sentences of one source together,
+    under the number and label it had), the prompt a span is scored in."""
+    from ragkit.methods.prompts import SourceText
+
+    by_n = {s.n: s for s in sources}
+    grouped: dict[int, list[str]] = {}
+    for e in ranked[:limit]:
+        grouped.setdefault(e["n"], []).append(e["text"])
+    out = []
+    for n, texts in grouped.items():
+        src = by_n[n]
+        out.append(SourceText(n=n, source=src.source, text="\n".join(texts), chunk_id=src.chunk_id, heading=src.heading, date=src.date, date_origin=src.date_origin))
+    return out
+
+
+def span_answer(generator, question: str, model_text: str, ranked: list[dict], citations: list, sources: Sequence, s, info: dict, adapter=None):
+    """The `span` answer policy (see the module docstring): (answer, abstained, citations), with
+    `details.span` saying which span won, by what score, among how many."""
+    from ragkit.generation.base import can_score
+    from ragkit.methods.abstain import says_unknown
+    from ragkit.methods.prompts import IDK, build_messages
+    from ragkit.textnorm import contains_phrase
+    from ragkit.types import Citation
+
+    evidence = ranked[0] if ranked else None
+    if evidence is None or evidence["score"] < s.evidence_min_score:
+        info.update(abstain_reason="weak_evidence", answer_from=None)
+        return IDK, True, citations
+    shown = ranked[: s.span_sentences]
+    spans = candidates(question, [e["text"] for e in shown])
+    own = model_text.strip().rstrip(".")
+    if own and not says_unknown(own) and len(own.split()) <= 8 and any(contains_phrase(e["text"], own) for e in shown):
+        at = next(i for i, e in enumerate(shown) if contains_phrase(e["text"], own))
+        if all(own.lower() != x.text.lower() for x in spans):
+            spans.append(Span(own, "model", at))  # the model's own words, when the evidence states them
+    if not spans:
+        info.update(abstain_reason="no_candidate", answer_from=None)
+        return IDK, True, citations
+    if can_score(generator):
+        scored = generator.score(
+            build_messages(question, evidence_sources(shown, sources, s.span_sentences)), [x.text for x in spans],
+            adapter=adapter.name if adapter else None, adapter_path=adapter.path if adapter else None,
+        )  # fmt: skip
+        best_i = max(range(len(spans)), key=lambda i: scored[i].mean)
+        choice = Choice(spans[best_i], round(scored[best_i].mean, 4), len(spans))
+    else:
+        choice = Choice(choose_by_overlap(model_text, spans), None, len(spans))
+    info["span"] = {"text": choice.span.text, "kind": choice.span.kind, "logprob": choice.score, "candidates": choice.competing}
+    if choice.score is not None and choice.score < s.span_min_logprob:
+        info.update(abstain_reason="unsupported", answer_from=None)
+        return IDK, True, citations
+    source_n = shown[choice.span.sentence]["n"]
+    src = next(x for x in sources if x.n == source_n)
+    info.update(abstain_reason=None, answer_from="span", model_grounded=info.get("grounded"), grounded=1.0)  # the span is quoted from the sources
+    return choice.span.text, False, [Citation(n=src.n, source=src.source, chunk_id=src.chunk_id, cited=True)]

@@ -1,0 +1,145 @@
+"""Short answers: candidate spans of the evidence, the question's asked kind, the choice and abstention."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragkit.generation.base import ContinuationScore
+from ragkit.methods.prompts import IDK, SourceText
+from ragkit.methods.spans import asked_kind, candidates, choose_by_overlap, span_answer
+from ragkit.settings import Settings
+from ragkit.testing import FakeGenerator
+from ragkit.types import AnswerDetails, Citation
+
+
+def texts(question: str, sentences: list[str]) -> list[str]:
+    return [c.text for c in candidates(question, sentences)]
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Who founded the company?", "person"),
+        ("What is the job title of the person who signed it?", "any"),
+        ("In which month and year was it launched?", "date"),
+        ("Since which year has she led it?", "date"),
+        ("How long does the soak step last?", "quantity"),
+        ("What is the unit price of the float switch?", "quantity"),
+        ("What does the warranty cost, as a share of the price?", "any"),
+        ("What fault does error code E12 indicate?", "any"),  # the code is given, not asked
+        ("Which new error code did firmware 3.2 add?", "code"),
+        ("What is the telephone number of the service desk?", "phone"),
+    ],
+)
+def test_the_wh_phrase_says_what_kind_of_span_is_asked(question, kind):
+    assert asked_kind(question) == kind
+
+
+def test_numbers_keep_their_currency_and_unit_and_pieces_of_a_value_are_no_answer():
+    got = texts("How much capital expenditure was approved?", ["The board approved capital expenditure of EUR 2.3 million in March 2024."])
+    assert got == ["EUR 2.3 million"]
+    got = texts("How long does the compressor wait?", ["After power-on the compressor waits 90 seconds before it starts."])
+    assert "90 seconds" in got and all(c[0].isdigit() for c in got)
+
+
+def test_a_table_row_gives_its_cells_not_the_label_the_question_repeats():
+    got = texts("What is the mooring depth rating of the Osprey 4L?", ["Mooring depth rating | 8–150 m | 8–200 m"])
+    assert got[:2] == ["8–150 m", "8–200 m"] and "Mooring depth rating" not in got
+    assert not {"8", "150", "m"} & set(got)
+
+
+def test_names_codes_dates_and_phones():
+    assert texts("Who founded Velmarra Thermics?", ["Velmarra Thermics was founded in 1987 by Edda Velmarra."]) == ["Edda Velmarra"]
+    assert texts("What is the file name of the image?", ["Copy the image file KT40_FW_3.2.0.bin to a USB stick."])[0] == "KT40_FW_3.2.0.bin"
+    assert texts("In which month and year was the OV-12 launched?", ["The OV-12 was launched in March 2021 to replace the OV-10."])[0] == "March 2021"
+    assert texts("What phone number does the hotline have?", ["Hotline: +31 55 700 4821 (weekdays)"]) == ["+31 55 700 4821"]
+
+
+def test_other_questions_get_short_phrases_that_do_not_start_with_the_question():
+    got = texts("Which refrigerant will the KT-60 use?", ["The KT-60 will use the natural refrigerant R-290."])
+    assert "R-290" in got and "-290" not in got and all(len(c.split()) <= 4 for c in got)
+    assert not [c for c in got if c.startswith(("KT-60", "use", "refrigerant"))]
+
+
+def test_choose_by_overlap_follows_the_model_words():
+    spans = candidates("Who signed it?", ["Signed by Anna Berg and witnessed by Carl Moss."])
+    assert choose_by_overlap("It was Carl Moss.", spans).text == "Carl Moss"
+    assert choose_by_overlap("nothing shared", spans).text == spans[0].text
+
+
+SOURCES = [
+    SourceText(n=1, source="osprey.md", text="The Osprey 4 is a drill. At full load it draws 2.8 A from a 24 V supply.", chunk_id="c1"),
+    SourceText(n=2, source="support.md", text="Tickets escalate to Marta Quintela after 48 hours.", chunk_id="c2"),
+]
+SHOWN = [Citation(n=s.n, source=s.source, chunk_id=s.chunk_id, cited=False) for s in SOURCES]
+RANKED = [
+    {"text": "At full load it draws 2.8 A from a 24 V supply.", "n": 1, "source": "osprey.md", "score": 0.7},
+    {"text": "Tickets escalate to Marta Quintela after 48 hours.", "n": 2, "source": "support.md", "score": 0.3},
+]
+
+
+class Scripted:
+    """A generator that scores the continuations it was told to like."""
+
+    def __init__(self, liked: dict[str, float]):
+        self.liked = liked
+        self.asked: list = []
+
+    def score(self, messages, continuations, adapter=None, adapter_path=None):
+        self.asked.append((messages, list(continuations), adapter))
+        return [ContinuationScore(self.liked.get(c, -9.0) * 2, 2) for c in continuations]
+
+
+def run(generator, question="How much current does the Osprey 4 draw at full load?", model_text="", ranked=RANKED, **settings):
+    info: dict = {"grounded": 0.5}
+    s = Settings(**settings)
+    answer, abstained, citations = span_answer(generator, question, model_text, ranked, SHOWN, SOURCES, s, info)
+    return answer, abstained, citations, info
+
+
+def test_the_span_the_model_finds_most_likely_is_the_answer_and_cites_its_source():
+    gen = Scripted({"2.8 A": -0.5, "24 V": -1.5})
+    answer, abstained, citations, info = run(gen)
+    assert (answer, abstained) == ("2.8 A", False)
+    assert citations == [Citation(n=1, source="osprey.md", chunk_id="c1", cited=True)]
+    assert info["answer_from"] == "span" and info["span"]["kind"] == "number" and info["span"]["logprob"] == -0.5
+    AnswerDetails(**info)  # the keys are the typed details'
+    prompt = gen.asked[0][0][-1].content
+    assert "At full load it draws 2.8 A" in prompt and "Tickets escalate" in prompt  # the evidence sentences, numbered as shown
+    gen = Scripted({"2.8 A": -3.0, "24 V": -1.0})
+    assert run(gen)[0] == "24 V"  # the model decides, not the order of the sentences
+
+
+def test_unlikely_spans_weak_evidence_and_no_candidate_abstain():
+    answer, abstained, _, info = run(Scripted({}), span_min_logprob=-5.0)
+    assert (answer, abstained, info["abstain_reason"]) == (IDK, True, "unsupported")
+    weak = [dict(RANKED[0], score=0.2)]
+    answer, abstained, _, info = run(Scripted({"2.8 A": -0.1}), ranked=weak)
+    assert (answer, abstained, info["abstain_reason"]) == (IDK, True, "weak_evidence")
+    answer, abstained, _, info = run(Scripted({}), ranked=[])
+    assert abstained and info["abstain_reason"] == "weak_evidence"
+    only_question = [{"text": "The Osprey 4 draws current at full load.", "n": 1, "source": "osprey.md", "score": 0.8}]
+    answer, abstained, _, info = run(Scripted({}), ranked=only_question)
+    assert abstained and info["abstain_reason"] == "no_candidate"
+
+
+def test_the_model_words_compete_when_the_evidence_states_them():
+    gen = Scripted({"full load it draws 2.8 A": -0.2})
+    answer, _, _, info = run(gen, model_text="full load it draws 2.8 A")
+    assert answer == "full load it draws 2.8 A" and info["span"]["kind"] == "model"
+    answer, _, _, _ = run(Scripted({"2.8 A": -1.0}), model_text="3.1 A")  # words the evidence does not state are not a candidate
+    assert answer == "2.8 A"
+
+
+def test_without_scores_the_choice_follows_the_generated_answer():
+    class Plain:  # an OpenAI-compatible server: no score()
+        pass
+
+    answer, abstained, _, info = run(Plain(), model_text="It is rated for a 24 V supply")
+    assert (answer, abstained) == ("24 V", False) and info["span"]["logprob"] is None
+
+
+def test_the_fake_generator_scores_what_its_quoted_sentence_holds():
+    fake = FakeGenerator()
+    answer, _, _, _ = run(fake)
+    assert answer == "2.8 A"
