@@ -6,6 +6,8 @@ Writes `corpus/<title>.md` and `evalset.jsonl` (SPEC format: id, question, answe
 The kind is the question's wh-word (when / where / what / who / which / how / other), and the
 sample is stratified over it. Pairs flagged `also_in_original_train_qa` are listed in
 `train_leak_ids.txt`; ragkit's fine-tuning uses the documents only, so they never reach training.
+With `--hold-out-docs N`, N seeded documents stay out of the corpus and `--unanswerable M` of their
+questions join the eval set as UNANSWERABLE (kind `unanswerable`): what abstention is tuned on.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--sample", type=int, default=120)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hold-out-docs", type=int, default=0, help="documents left out of the corpus")
+    ap.add_argument("--unanswerable", type=int, default=0, help="questions about the left-out documents, as UNANSWERABLE")
     args = ap.parse_args()
 
     docs = [json.loads(line) for line in (args.subset / "documents.jsonl").open(encoding="utf-8")]
@@ -62,14 +66,20 @@ def main() -> int:
     corpus.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
     source = {}
+    left_out = {d["doc_id"] for d in random.Random(args.seed).sample(docs, args.hold_out_docs)} if args.hold_out_docs else set()
+    docs = [d for d in docs if d["doc_id"] not in left_out]
     for d in docs:
         source[d["doc_id"]] = name = file_name(d["title"], taken)
         (corpus / name).write_text(f"# {d['title']}\n\n{d['text'].strip()}\n", encoding="utf-8")
     rows = [
         {"id": q["qid"], "question": q["question"], "answer": q["answer"].strip().rstrip("."), "source": source[q["doc_id"]], "kind": kind_of(q["question"])}
         for q in qa
+        if q["doc_id"] not in left_out
     ]
     sample = stratified(rows, min(args.sample, len(rows)), args.seed)
+    about_left_out = [q for q in qa if q["doc_id"] in left_out]
+    for q in random.Random(args.seed).sample(about_left_out, min(args.unanswerable, len(about_left_out))):
+        sample.append({"id": q["qid"], "question": q["question"], "answer": "UNANSWERABLE", "source": [], "kind": "unanswerable"})
     with (args.out / "evalset.jsonl").open("w", encoding="utf-8") as fh:
         for r in sample:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")

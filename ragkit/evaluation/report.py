@@ -22,6 +22,7 @@ COLUMNS = [
     ("latency_p95_ms", "p95 ms"),
     ("prompt_tokens_mean", "prompt tok"),
     ("answer_tokens_mean", "answer tok"),
+    ("answer_words_median", "answer words (median)"),
 ]
 
 

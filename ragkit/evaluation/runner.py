@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
-PROMPT_VERSION = "p2"  # p2: sources labelled with their date; the current source preferred
+PROMPT_VERSION = "p3"  # p2: sources labelled with their date; the current source preferred; p3: span answers
 
 
 def stratified_sample(questions: list[EvalQuestion], limit: int, seed: int = 0) -> list[EvalQuestion]:
@@ -65,7 +65,7 @@ def settings_fingerprint(kb: "KnowledgeBase") -> dict[str, Any]:
         "rag_context_tokens": s.rag_context_tokens,
         "long_context_tokens": s.long_context_tokens,
         "abstain": [s.abstain_min_dense, s.abstain_min_grounded],
-        "answer_policy": [s.answer_policy, s.evidence_min_score, s.evidence_min_agreement],
+        "answer_policy": [s.answer_policy, s.evidence_min_score, s.evidence_min_agreement, s.span_sentences, s.span_min_logprob],
         "hybrid_alpha": s.hybrid_alpha,
         "fusion_depth": s.fusion_depth,
         "bm25": BM25_SCORING,

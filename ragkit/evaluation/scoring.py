@@ -45,6 +45,7 @@ def score_row(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:
     usage = answer.get("usage") or {}
     row["prompt_tokens"] = usage.get("prompt_tokens")
     row["answer_tokens"] = usage.get("completion_tokens")
+    row["answer_words"] = None if answer.get("abstained") else len(str(answer.get("answer") or "").split())
     if "route" in details:
         row["route"] = details["route"]
     return row
@@ -84,6 +85,7 @@ def aggregate(questions: list[EvalQuestion], rows: list[dict[str, Any]]) -> dict
         "prompt_tokens_total": sum(r["prompt_tokens"] or 0 for _, r in ok),
         "answer_tokens_mean": _r(mean([r["answer_tokens"] for _, r in ok]), 2),
         "answer_tokens_total": sum(r["answer_tokens"] or 0 for _, r in ok),
+        "answer_words_median": percentile([r["answer_words"] for _, r in ok if r.get("answer_words") is not None], 50),
         "ci95": bootstrap_ci(acc),
         "strict_ci95": bootstrap_ci(strict),
         "answer_from": _answer_from(ans),

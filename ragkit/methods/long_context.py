@@ -1,4 +1,9 @@
-"""long-context: whole documents, most relevant first, until the window minus the answer budget is full."""
+"""long-context: whole documents, most relevant first, until the window minus the answer budget is full.
+
+Relevance is rag's: a two-hop question's second-hop document leads (ragkit.methods.hops), and a newer
+version of a relevant document goes before the older one (ragkit.methods.currency), so the evidence
+sentence is taken from the documents that answer, and the current one first.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import time
 from dataclasses import replace
 
 from ragkit.methods.base import AdapterRef, Runtime, generate_answer
+from ragkit.methods.currency import keep_newer_versions
 from ragkit.methods.prompts import SourceText, build_messages
-from ragkit.methods.rag import retrieved_details
+from ragkit.methods.rag import retrieved_details, two_hops
 from ragkit.types import Answer
 
 
@@ -49,6 +55,13 @@ class LongContextMethod:
         docs, texts, tokens = self._load_corpus()
         # relevance order: the rank of each document's best chunk, then the rest in source order
         hits = rt.retriever.query(question, k=max(rt.settings.fusion_depth, rt.settings.retrieve_k)).hits
+        details: dict = {}
+        evidence_query = None
+        hopped = two_hops(rt, question, rt.settings.retrieve_k)
+        if hopped is not None:
+            first, details["hops"], evidence_query = hopped
+            hits = first + [h for h in hits if all(h.chunk_id != f.chunk_id for f in first)]
+        hits = keep_newer_versions(hits, rt.settings.rag_k, question)
         order: list[str] = []
         for h in hits:
             if h.doc_id not in order:
@@ -80,7 +93,7 @@ class LongContextMethod:
         shown, truncated = self._fit(question, shown, truncated)
         corpus_tokens = sum(tokens.values())
         context_tokens = sum(rt.generator.count_tokens(s.text) for s in shown)
-        details = {
+        details |= {
             "context_tokens": context_tokens,
             "documents_in_context": len(shown),
             "corpus_tokens": corpus_tokens,
@@ -90,7 +103,9 @@ class LongContextMethod:
             "retrieved": retrieved_details(hits[: rt.settings.retrieve_k]),
         }
         top_dense = max((h.metadata.get("dense_score", 0.0) for h in hits), default=0.0)
-        return generate_answer(rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started)
+        return generate_answer(
+            rt, self.name, question, shown, adapter=self.adapter, top_dense=top_dense, details=details, started=started, evidence_query=evidence_query
+        )
 
     def _fit(self, question: str, shown: list[SourceText], truncated: str | None) -> tuple[list[SourceText], str | None]:
         """Check the packed prompt as the model will see it and drop documents from the end until it fits.

@@ -69,6 +69,9 @@ def test_the_newer_source_wins_and_the_answer_says_what_it_replaced(tmp_path, pa
         assert "62" in a.answer and "48" not in a.answer
         assert a.details["followed"]["source"] == "travel-2024.md" and a.details["followed"]["reason"] in ("newer", "supersedes")
         assert [s["source"] for s in a.details["superseded"]] == ["travel-2022.md"] and "48" in a.details["superseded"][0]["text"]
+        lc = col.ask("What is the per diem for a full day on a domestic business trip?", method="long-context")
+        assert "62" in lc.answer and "48" not in lc.answer and "travel-2024.md" in lc.details["sources_in_context"]
+        assert lc.details["followed"]["source"] == "travel-2024.md"
         then = col.ask("What was the per diem for a full day on a domestic business trip in 2023?", method="rag")
         assert "48" in then.answer and then.details["followed"]["reason"] == "as_of"
         listed = {d.source: (d.effective_date, d.date_origin) for d in col.documents()}
@@ -121,5 +124,7 @@ def test_two_hops_resolve_the_entity_a_question_needs_first(tmp_path):
         assert len(hops) == 2 and hops[0]["sources"][0] == "register.md" and "Osprey 4L" in hops[0]["entities"]
         assert "manual.md" in hops[1]["sources"] and a.details["retrieved"][0]["source"] == "manual.md"  # the second hop's document first
         assert "8-200 m" in a.answer and {c.source for c in a.citations} <= {"register.md", "manual.md"}
+        lc = col.ask("What is the mooring depth rating of the buoy model that is installed at the Harwick site?", method="long-context")
+        assert len(lc.details["hops"]) == 2 and lc.details["sources_in_context"][0] == "manual.md" and "8-200 m" in lc.answer
         one = col.ask("How long does the Osprey 4L battery last?", method="rag")
         assert "hops" not in one.details
