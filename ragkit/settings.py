@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     # generation and methods
     max_tokens: int = Field(default=64, ge=1, description="answer budget shared by every method")
+    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads of the local and llamacpp generators (None: every core); fewer on a machine shared with other work")
     temperature: float = Field(default=0.0, ge=0.0)
     rag_k: int = Field(default=3, ge=1, description="chunks shown to the model by rag")
     retrieve_k: int = Field(default=10, ge=1, description="chunks retrieved and reported")

@@ -215,4 +215,4 @@ class LlamaCppGenerator:
 
 def from_settings(settings) -> LlamaCppGenerator:
     """The `llamacpp` entry of the generator registry."""
-    return LlamaCppGenerator(settings.llm_path)
+    return LlamaCppGenerator(settings.llm_path, threads=settings.llm_threads)

@@ -254,4 +254,4 @@ class LocalGenerator:
 
 def from_settings(settings) -> LocalGenerator:
     """The `local` entry of the generator registry."""
-    return LocalGenerator(settings.llm_path, settings.cache_dir)
+    return LocalGenerator(settings.llm_path, settings.cache_dir, threads=settings.llm_threads)
