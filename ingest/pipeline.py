@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ingest.chunking import ChunkerConfig
-from ingest.discovery import Duplicate, discover
+from ingest.discovery import Duplicate, discover, name_problem
 from ingest.document import Block, ParsedDocument
 from ingest.parser_pool import ParserPool
 from ingest.parsers.base import ParseLimits
@@ -124,6 +125,11 @@ class SyncPipeline:
                         message=f"{item.path} and {item.first} both give the source {item.source!r}; ingest them separately",
                     )
                 )
+                continue
+            problem = next(filter(None, map(name_problem, item.source.split("/"))), None)
+            if problem:  # the naming rule uploads follow: a source no command could name is not made
+                shown = os.fsencode(item.source).decode("utf-8", "backslashreplace")  # bytes that are not UTF-8 as \xNN
+                tally.failed.append(FailedItem(source=shown, error="invalid_file_name", message=f"{shown!r}: {problem}; rename the file"))
                 continue
             inputs.append(Input(source=item.source, root=item.root, size=item.size, path=item.path, mtime=item.mtime))
         roots = {str(Path(p).expanduser().absolute()) for p in paths}

@@ -89,6 +89,27 @@ def test_unprintable_names_are_refused_by_name(name):
     assert repr(name) in e.value.message and e.value.code == "invalid_file_name"
 
 
+def test_folder_files_with_unprintable_names_fail_with_the_naming_rule_reason(tmp_path):
+    import json
+    import os
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The vault code is 4471.")
+    (folder / "line\nbreak.txt").write_text("A newline in the name.")
+    os.mkdir(os.path.join(os.fsencode(folder), b"caf\xe9"))  # a folder whose name is not UTF-8
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9", b"menu.txt"), "w") as fh:
+        fh.write("Latin-1 bytes in the folder name.")
+    with ragkit.open(tmp_path / "home", generator="fake", embed_runtime="fake") as kb:
+        report = kb.collection("default").ingest(folder)
+    assert report.added == 1 and report.files_seen == 3
+    failed = {f.source: f for f in report.failed}
+    assert set(failed) == {"line\nbreak.txt", "caf\\xe9/menu.txt"}
+    assert all(f.error == "invalid_file_name" and "unprintable" in f.message for f in failed.values())
+    assert "not UTF-8" in failed["caf\\xe9/menu.txt"].message
+    json.dumps(report.to_dict())  # the report stays valid JSON (no lone surrogates)
+
+
 @pytest.mark.parametrize("name", ["café menu.txt", "naïve\u00a0report.pdf", "数据.csv", "emoji 😀.md", "résumé (final).docx"])
 def test_printable_unicode_names_are_kept_exactly(name):
     assert name_problem(name) is None and upload_source(name) == name
