@@ -401,6 +401,17 @@ def chunk_facts(chunk: "Chunk") -> list[Fact]:
     return out
 
 
+def one_per_fact(facts: list[Fact]) -> list[Fact]:
+    """The first phrasing of each fact and direction (the echo or row question)."""
+    seen: set[str] = set()
+    out = []
+    for f in facts:
+        if f.group not in seen:
+            seen.add(f.group)
+            out.append(f)
+    return out
+
+
 def facts_of(chunks: Iterable["Chunk"]) -> list[Fact]:
     """The `facts` builder over a collection's chunks (in their stable order)."""
     out: list[Fact] = []

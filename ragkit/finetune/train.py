@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragkit.errors import UsageError
-from ragkit.finetune.data import Example, build_examples, data_hash, exclude_eval
+from ragkit.finetune.data import Example, build_examples, data_hash
 from ragkit.storage.manifest import now_iso
 from ragkit.types import Model, ProgressFn, no_progress
 
@@ -35,34 +35,78 @@ class FinetuneResult(Model):
     loss_last: float | None
     path: str
     resumed_from: int = 0
+    built: dict = {}  # examples per builder; raft_gold_share when raft was built
+
+
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+ALL_LINEAR = ATTENTION + ("gate_proj", "up_proj", "down_proj")
+
+
+def target_modules(spec: str | None) -> tuple[str, ...]:
+    """`--targets`: "attention" (q,k,v,o), "all-linear" (those plus the MLP's gate, up, down), or a comma list."""
+    if not spec or spec == "attention":
+        return ATTENTION
+    if spec == "all-linear":
+        return ALL_LINEAR
+    names = tuple(n.strip() for n in spec.split(",") if n.strip())
+    unknown = [n for n in names if n not in ALL_LINEAR]
+    if not names or unknown:
+        raise UsageError(f"--targets: unknown module(s) {', '.join(unknown) or spec!r}; use attention, all-linear or names from {', '.join(ALL_LINEAR)}", code="invalid_argument")
+    return names
 
 
 @dataclass(frozen=True)
 class LoraSettings:
     rank: int = 8
-    alpha: int = 16
+    alpha: int | None = None  # None: twice the rank (16 at r=8, as before)
     dropout: float = 0.05
     lr: float = 1e-3
     batch_size: int = 4
     max_length: int = 256
+    context_length: int = 1024  # examples whose prompt holds sources (raft, the distill teacher)
     checkpoint_every: int = 5
     seed: int = 0
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    target_modules: tuple[str, ...] = ATTENTION
+
+    @property
+    def lora_alpha(self) -> int:
+        return self.alpha if self.alpha is not None else 2 * self.rank
 
 
-def encode(tok, ex: Example, max_length: int) -> tuple[list[int], list[int]]:
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids and labels of one example; a distill example also has its teacher's."""
+
+    ids: list[int]
+    labels: list[int]
+    teacher_ids: list[int] | None = None
+    teacher_labels: list[int] | None = None
+
+
+def _chat_ids(tok, prompt: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
+    """Prompt and target ids; a prompt too long loses its middle (sources), never the target or the question."""
+    prompt_ids = tok.apply_chat_template(json.loads(prompt), add_generation_prompt=True, return_dict=True)["input_ids"]
+    target_ids = tok.encode(target, add_special_tokens=False) + [tok.eos_token_id]
+    room = max_length - len(target_ids)
+    if len(prompt_ids) > room:
+        head = max(0, room // 4)
+        prompt_ids = prompt_ids[:head] + prompt_ids[len(prompt_ids) - (room - head) :] if room > 0 else []
+    ids = (prompt_ids + target_ids)[:max_length]
+    return ids, ([-100] * len(prompt_ids) + target_ids)[:max_length]
+
+
+def encode(tok, ex: Example, max_length: int, context_length: int | None = None) -> Encoded:
     """Token ids and labels; prompt tokens are masked (-100) so only the target is learned."""
-    eos = tok.eos_token_id
+    long = context_length or max_length
     if ex.prompt:
-        messages = json.loads(ex.prompt)
-        prompt_ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
-        target_ids = tok.encode(ex.target, add_special_tokens=False) + [eos]
-        ids = (prompt_ids + target_ids)[:max_length]
-        labels = ([-100] * len(prompt_ids) + target_ids)[:max_length]
+        ids, labels = _chat_ids(tok, ex.prompt, ex.target, long if "Sources:" in ex.prompt else max_length)
     else:
-        ids = (tok.encode(ex.target, add_special_tokens=False) + [eos])[:max_length]
+        ids = (tok.encode(ex.target, add_special_tokens=False) + [tok.eos_token_id])[:max_length]
         labels = list(ids)
-    return ids, labels
+    if ex.teacher_prompt:
+        t_ids, t_labels = _chat_ids(tok, ex.teacher_prompt, ex.target, long)
+        return Encoded(ids, labels, t_ids, t_labels)
+    return Encoded(ids, labels)
 
 
 def collate(tok, batch: list[tuple[list[int], list[int]]]):
@@ -101,7 +145,39 @@ class TrainedAdapter:
     loss_last: float
 
 
-def train_lora(model, tok, encoded: list, total: int, ckpt: Path, digest: str, lora: LoraSettings, progress: ProgressFn) -> TrainedAdapter:
+def distill_loss(model, tok, batch: list[Encoded]):
+    """KL(teacher || student) per answer token, averaged (Kujanpää et al. 2024, prompt distillation):
+    the teacher is the base model (adapter disabled, no gradient) reading the source, the student
+    the adapter reading the closed-book prompt; both score the teacher's own greedy answer."""
+    import torch
+    import torch.nn.functional as F
+
+    student = collate(tok, [(e.ids, e.labels) for e in batch])
+    teacher = collate(tok, [(e.teacher_ids, e.teacher_labels) for e in batch])
+    with torch.no_grad(), model.disable_adapter():
+        t_logits = model(input_ids=teacher["input_ids"], attention_mask=teacher["attention_mask"]).logits[:, :-1]
+    s_logits = model(input_ids=student["input_ids"], attention_mask=student["attention_mask"]).logits[:, :-1]
+    t_sel = t_logits[teacher["labels"][:, 1:] != -100]
+    s_sel = s_logits[student["labels"][:, 1:] != -100]
+    n = min(len(t_sel), len(s_sel))  # equal unless a target was cut by max_length
+    t_logp = F.log_softmax(t_sel[:n].float(), dim=-1)
+    s_logp = F.log_softmax(s_sel[:n].float(), dim=-1)
+    return F.kl_div(s_logp, t_logp, log_target=True, reduction="batchmean")
+
+
+def batch_loss(model, tok, batch: list[Encoded]):
+    """Cross-entropy on the targets of plain examples, KL to the teacher on distill ones, weighted by count."""
+    plain = [e for e in batch if e.teacher_ids is None]
+    distilled = [e for e in batch if e.teacher_ids is not None]
+    loss = 0.0
+    if plain:
+        loss = model(**collate(tok, [(e.ids, e.labels) for e in plain])).loss * len(plain)
+    if distilled:
+        loss = loss + distill_loss(model, tok, distilled) * len(distilled)
+    return loss / len(batch)
+
+
+def train_lora(model, tok, encoded: list[Encoded], total: int, ckpt: Path, digest: str, lora: LoraSettings, progress: ProgressFn) -> TrainedAdapter:
     """LoRA steps over the encoded examples, resuming from `ckpt` when it holds this data's run;
     checkpoints every `lora.checkpoint_every` steps; the loss on a fixed batch before and after."""
     import torch
@@ -115,9 +191,9 @@ def train_lora(model, tok, encoded: list, total: int, ckpt: Path, digest: str, l
             idx = list(range(len(encoded)))
             order_rng.shuffle(idx)
             for i in range(0, len(idx), lora.batch_size):
-                yield collate(tok, [encoded[j] for j in idx[i : i + lora.batch_size]])
+                yield [encoded[j] for j in idx[i : i + lora.batch_size]]
 
-    fixed = collate(tok, encoded[: lora.batch_size])
+    fixed = encoded[: lora.batch_size]
     start_step, curve = 0, []
     state = _read_checkpoint(ckpt, digest, total)
     if state is not None:
@@ -126,9 +202,9 @@ def train_lora(model, tok, encoded: list, total: int, ckpt: Path, digest: str, l
         loss_first = state["loss_first"]
     else:
         shutil.rmtree(ckpt, ignore_errors=True)
-        config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
+        config = LoraConfig(r=lora.rank, lora_alpha=lora.lora_alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
         model = get_peft_model(model, config)
-        loss_first = _fixed_loss(model, fixed)
+        loss_first = _fixed_loss(model, tok, fixed)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lora.lr)
     if state is not None and (ckpt / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
@@ -137,7 +213,7 @@ def train_lora(model, tok, encoded: list, total: int, ckpt: Path, digest: str, l
         next(stream)
     model.train()
     for step in range(start_step, total):
-        loss = model(**next(stream)).loss
+        loss = batch_loss(model, tok, next(stream))
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -145,7 +221,7 @@ def train_lora(model, tok, encoded: list, total: int, ckpt: Path, digest: str, l
         progress(f"training (loss {curve[-1]:.3f})", step + 1, total)
         if (step + 1) % lora.checkpoint_every == 0 and step + 1 < total:
             _write_checkpoint(model, optimizer, ckpt, digest, total, step + 1, curve, loss_first)
-    return TrainedAdapter(model, start_step, curve, loss_first, _fixed_loss(model, fixed))
+    return TrainedAdapter(model, start_step, curve, loss_first, _fixed_loss(model, tok, fixed))
 
 
 def save_adapter(folder: Path, model, record: dict) -> None:
@@ -169,6 +245,7 @@ def finetune(
     steps: int | None = None,
     epochs: float | None = None,
     lora: LoraSettings = LoraSettings(),
+    raft_gold_share: float = 0.8,
     progress: ProgressFn | None = None,
 ) -> FinetuneResult:
     """Train (or resume training) a LoRA adapter on a collection; returns the `finetune` JSON."""
@@ -178,8 +255,8 @@ def finetune(
     data = data or (["raw", "qa"] if train_qa else ["raw"])
     name = name or "lora"
     folder = kb.adapters.folder(collection, name)
-    examples = build_examples(kb, collection, data, train_qa)
-    examples, excluded = exclude_eval(examples, exclude_eval_file)
+    built = build_examples(kb, collection, data, train_qa, exclude_eval_file=exclude_eval_file, raft_gold_share=raft_gold_share, progress=progress)
+    examples, excluded = built.examples, built.excluded
     if not examples:
         raise UsageError(f"no training examples for collection {collection!r} (is it empty?)", code="no_examples")
     digest = data_hash(examples)
@@ -189,7 +266,7 @@ def finetune(
 
     base_gen = LocalGenerator(kb.settings.llm_path, kb.settings.cache_dir)
     model, tok = base_gen._load()
-    encoded = [encode(tok, ex, lora.max_length) for ex in examples]
+    encoded = [encode(tok, ex, lora.max_length, lora.context_length) for ex in examples]
     trained = train_lora(model, tok, encoded, total, folder / CHECKPOINT, digest, lora, progress)
     seconds = round(time.perf_counter() - started, 2)
     record = {
@@ -203,8 +280,11 @@ def finetune(
         "data_hash": digest,
         "examples": len(examples),
         "excluded": excluded,
+        "built": built.stats,
         "lr": lora.lr,
         "rank": lora.rank,
+        "alpha": lora.lora_alpha,
+        "target_modules": list(lora.target_modules),
         "batch_size": lora.batch_size,
         "loss_first": trained.loss_first,
         "loss_last": trained.loss_last,
@@ -224,15 +304,16 @@ def finetune(
         loss_last=trained.loss_last,
         path=str(folder),
         resumed_from=trained.start_step,
+        built=built.stats,
     )
 
 
-def _fixed_loss(model, batch) -> float:
+def _fixed_loss(model, tok, batch: list[Encoded]) -> float:
     import torch
 
     model.eval()
     with torch.no_grad():
-        value = float(model(**batch).loss)
+        value = float(batch_loss(model, tok, batch))
     model.train()
     return round(value, 5)
 
