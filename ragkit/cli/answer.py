@@ -94,19 +94,36 @@ def adapters_delete(
 def finetune(
     collection: CollectionOpt = "default",
     name: Annotated[Optional[str], typer.Option("--name", help="Adapter name (default: lora).")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="Builders: raw,qa,synthetic (default raw, plus qa with --train-qa).")] = None,
+    data: Annotated[
+        Optional[str],
+        typer.Option(
+            "--data",
+            help="Builders, comma-separated: raw (the chunks), qa (--train-qa pairs), synthetic (the generator writes QA), "
+            "facts (QA pairs from every sentence, Key: value line and table row, several phrasings, both directions; no LLM), "
+            "raft (facts questions in the rag prompt, gold chunk in 80% of them, for lora-rag), "
+            "distill (the base model reading the chunk teaches the adapter without it). Default: raw, plus qa with --train-qa.",
+        ),
+    ] = None,
     train_qa: Annotated[Optional[str], typer.Option("--train-qa", help="JSON Lines of question/answer pairs.")] = None,
-    exclude_eval: Annotated[Optional[str], typer.Option("--exclude-eval", help="An eval set whose questions must not be trained on.")] = None,
+    exclude_eval: Annotated[Optional[str], typer.Option("--exclude-eval", help="An eval set whose questions (and near duplicates of them) must not be trained on.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", min=1)] = None,
     epochs: Annotated[Optional[float], typer.Option("--epochs", min=0.01)] = None,
+    rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (alpha is twice the rank).")] = 8,
+    targets: Annotated[str, typer.Option("--targets", help="Modules the adapter trains: attention (q,k,v,o), all-linear (plus gate,up,down), or a comma list.")] = "attention",
+    raft_gold: Annotated[float, typer.Option("--raft-gold", min=0.0, max=1.0, help="Share of raft examples that show the gold chunk.")] = 0.8,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a LoRA adapter on the collection (resumes an interrupted run of the same data)."""
+    from ragkit.finetune.train import LoraSettings, target_modules
 
     def body(kb, progress):
-        return kb.collection(collection).finetune(
-            name=name, data=split_list(data), train_qa=train_qa, exclude_eval=exclude_eval, steps=steps, epochs=epochs, progress=progress
+        from ragkit.finetune import finetune as train
+
+        lora = LoraSettings(rank=rank, target_modules=target_modules(targets))
+        return train(
+            kb, collection, name=name, data=split_list(data), train_qa=train_qa, exclude_eval_file=exclude_eval,
+            steps=steps, epochs=epochs, lora=lora, raft_gold_share=raft_gold, progress=progress,
         )
 
     def render(r):
