@@ -9,7 +9,8 @@ import pytest
 
 import ragkit
 from ragkit.finetune.data import EvalGuard, Example, data_hash
-from ragkit.finetune.facts import chunk_facts, facts_of, table_rows
+from ragkit.finetune.facts import chunk_facts, facts_of
+from ragkit.finetune.records import table_rows
 from ragkit.types import Chunk
 
 
