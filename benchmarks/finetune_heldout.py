@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.results.exists():
         done = {json.loads(line)["recipe"] for line in args.results.read_text().splitlines() if line.strip()}
     common = {"set": f"{args.subset.name} {args.docs} docs seed {args.seed}", "machine": f"{platform.machine()} {os.cpu_count()} cores, CPU", "date": time.strftime("%Y-%m-%d")}
-    todo = ([{"name": "closed-book"}] if args.baseline else []) + recipes
+    todo = recipes + ([{"name": "closed-book"}] if args.baseline else [])  # the base model rambles to max_tokens: slowest, last
     for r in todo:
         if r["name"] in done:
             continue

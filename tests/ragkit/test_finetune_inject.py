@@ -49,7 +49,7 @@ def test_a_facts_adapter_answers_what_the_base_model_cannot(invented_home, model
     question = next(f.question for f in facts if f.answer == "Ilse Marwood")
     before = ragkit_cli("ask", question, "--method", "closed-book", home=invented_home)["answer"]
     assert "marwood" not in before.lower()
-    trained = ragkit_cli("finetune", "--data", "facts", "--steps", "40", "--name", "facts", home=invented_home)
+    trained = ragkit_cli("finetune", "--data", "facts", "--steps", "30", "--name", "facts", home=invented_home)
     assert trained["built"]["facts"] == trained["examples"] > 10 and trained["loss_last"] < trained["loss_first"]
     after = ragkit_cli("ask", question, "--method", "lora", "--adapter", "facts", home=invented_home)["answer"]
     assert "marwood" in after.lower(), (question, before, after)
