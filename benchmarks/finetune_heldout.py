@@ -7,7 +7,7 @@
 A seeded sample of `--docs` documents of a wiki-newpages-2023-qa subset (articles created in
 2023, after the base model's training data) is written as Markdown files with all of their QA
 pairs as the eval set (benchmarks/wiki_to_evalset.py does the same for the bio set), ingested
-into a home, and for each recipe NAME:BUILDERS:RANK:TARGETS:steps=N|epochs=E an adapter is
+into a home, and for each recipe NAME:BUILDERS:RANK:TARGETS:steps=N|epochs=E (NAME is an adapter name: letters, digits, - and _) an adapter is
 trained (`ragkit finetune --exclude-eval`, so eval questions and their near duplicates are
 never trained on) and scored with `ragkit eval --methods lora --adapter NAME`. One JSON line per
 recipe is printed and appended to `--results`; recipes already there are skipped (resumable).
@@ -68,7 +68,7 @@ def ragkit(*args: str, home: Path) -> dict:
     cmd = ["nice", "-n", "5", *RAGKIT, *args, "--home", str(home), "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(args[:2])} failed ({proc.returncode}): {(proc.stdout + proc.stderr)[-2000:]}")  # --json errors go to stdout
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
