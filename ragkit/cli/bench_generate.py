@@ -65,7 +65,7 @@ def _lora_seconds_per_step(model, vocab_size: int, steps: int) -> float:
 
     lora = LoraSettings()
     torch.manual_seed(lora.seed)
-    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
+    config = LoraConfig(r=lora.rank, lora_alpha=lora.lora_alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)
     optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=lora.lr)
     ids = torch.randint(0, vocab_size, (lora.batch_size, lora.max_length))
@@ -158,7 +158,7 @@ def bench_generate_run(
             "prefill_prompt_tokens": long_len,
             "time_to_first_token_s": round(ttft, 3),
             "lora_steps": lora_steps,
-            "lora": {"rank": lora.rank, "alpha": lora.alpha, "batch_size": lora.batch_size, "max_length": lora.max_length, "target_modules": list(lora.target_modules)},
+            "lora": {"rank": lora.rank, "alpha": lora.lora_alpha, "batch_size": lora.batch_size, "max_length": lora.max_length, "target_modules": list(lora.target_modules)},
         },
     }
 
