@@ -45,6 +45,7 @@ _UNIT_NAMES = frozenset(
 _PHONE = re.compile(r"\+?\d[\d ()\-]{6,}\d")
 _CODE = re.compile(r"(?<![\w-])(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*(?![\w-])|(?<![\w.])\d+(?:\.\d+){2,}(?![\w.])")
 _NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:&\s+|of\s+|de\s+|van\s+|von\s+|der\s+)?[A-Z0-9][\w'’.-]*){0,4}")
+_NAME_LIST = re.compile(rf"{_NAME.pattern}(?:\s*,\s*{_NAME.pattern})*,?\s+and\s+{_NAME.pattern}|{_NAME.pattern}(?:\s*,\s*{_NAME.pattern})+")
 _WEEKDAY = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _KEY_VALUE = re.compile(r"^\s*[-*•]?\s*[\w][\w .\[\]/()&'-]{0,40}:\s+(.+)$")
@@ -79,7 +80,7 @@ _ASKS = (
 _KINDS_FOR = {
     "phone": {"phone"},
     "date": {"date", "year", "cell", "value"},
-    "person": {"name", "cell", "value"},
+    "person": {"name", "names", "cell", "value"},
     "quantity": {"number", "cell", "value"},
     "code": {"code", "cell", "value", "name"},
 }
@@ -204,18 +205,23 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             add(text, "number", i)
         for m in _NAME.finditer(sentence):
             add(m.group(0), "name", i)
+        for m in _NAME_LIST.finditer(sentence):  # "Greta Lee, Teo Yoo and John Magaro" answers "who starred"
+            add(m.group(0), "names", i)
     kind = asked_kind(question)
     wanted = _KINDS_FOR.get(kind)
     if wanted is not None:
         typed = [s for s in found if s.kind in wanted and (kind != "quantity" or s.kind == "number" or re.search(r"\d", s.text))]
         if typed:
             return typed[:MAX_CANDIDATES]
-    if kind == "any" and sentences:
-        atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone")]
-        for text in _phrases(sentences[0], asked):
-            if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
-                add(text, "phrase", 0)
-    return found[:MAX_CANDIDATES]
+    if kind != "any" or not sentences:
+        return found[:MAX_CANDIDATES]
+    typed = found[: MAX_CANDIDATES // 2]  # the rest of the room is the best sentence's phrases'
+    atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone", "name")]
+    del found[:]
+    for text in _phrases(sentences[0], asked):
+        if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
+            add(text, "phrase", 0)
+    return typed + found[: MAX_CANDIDATES - len(typed)]
 
 
 @dataclass(frozen=True)

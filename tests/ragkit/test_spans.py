@@ -143,3 +143,11 @@ def test_the_fake_generator_scores_what_its_quoted_sentence_holds():
     fake = FakeGenerator()
     answer, _, _, _ = run(fake)
     assert answer == "2.8 A"
+
+
+def test_a_list_of_names_is_one_candidate_and_pieces_of_names_are_not_phrases():
+    sentence = "Past Lives is a 2023 American romantic drama film directed by Celine Song, starring Greta Lee, Teo Yoo, and John Magaro."
+    assert "Greta Lee, Teo Yoo, and John Magaro" in texts("Who starred in Past Lives?", [sentence])
+    got = texts("What is the genre of Past Lives?", [sentence])
+    assert "American romantic drama film" in got and "Celine" not in got and "Song" not in got
+    assert len(got) <= 48
