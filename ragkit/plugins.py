@@ -58,6 +58,20 @@ class Registry:
     def names(self) -> list[str]:
         return sorted({*self._builtins, *self._registered, *self._found()})
 
+    def target(self, name: str) -> str | None:
+        """`module:attr` that another process can import `name`'s factory from; None for a factory
+        registered in process that is not a module-level function (a lambda, a closure)."""
+        if name in self._registered:
+            factory = self._registered[name]
+            module, qualname = getattr(factory, "__module__", None), getattr(factory, "__qualname__", "")
+            if not module or module == "__main__" or "<" in qualname:
+                return None
+            return f"{module}:{qualname}"
+        if name in self._builtins:
+            return self._builtins[name]
+        ep = self._found().get(name)
+        return ep.value if ep is not None else None
+
     def get(self, name: str) -> Callable[..., Any]:
         if name in self._registered:
             return self._registered[name]

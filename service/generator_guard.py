@@ -3,8 +3,8 @@
 An OpenAI-compatible server that is killed mid-request, a llama.cpp or plugin generator that
 raises something of its own: the request answers `{"error": {"code", "message"}}` naming the
 generator and saying it stopped, and the service keeps serving (it is ready again as soon as the
-generator is). A model crash inside this process (a segfault) cannot be caught here: use a
-generator server (`RAGKIT_GENERATOR=openai`) to keep the service apart from the model.
+generator is). A model that runs in process (`local`, `llamacpp`, a plugin's) runs in a child
+process (service/generator_host.py), so even a segfault there is one failed answer.
 """
 
 from __future__ import annotations
@@ -45,17 +45,28 @@ class GuardedGenerator:
                 self._inner = self._factory()
             return self._inner
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real(), name)
-
     def unload_adapters(self) -> None:
         """Only when the generator is loaded and has adapters to drop (fine-tuning calls this)."""
         if self._inner is not None and hasattr(self._inner, "unload_adapters"):
             self._inner.unload_adapters()
 
     def generate(self, *args: Any, **kwargs: Any):
+        return self._guarded("generate", *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "score":
+            getattr(self._real(), "score")  # AttributeError when this generator cannot score
+            return lambda *args, **kwargs: self._guarded("score", *args, **kwargs)
+        return getattr(self._real(), name)
+
+    def close(self) -> None:
+        """Stop a generator that runs in a process of its own."""
+        if self._inner is not None and hasattr(self._inner, "close"):
+            self._inner.close()
+
+    def _guarded(self, method: str, *args: Any, **kwargs: Any):
         try:
-            return self._real().generate(*args, **kwargs)
+            return getattr(self._real(), method)(*args, **kwargs)
         except BackendError as e:
             if e.code not in _STOPPED_CODES:
                 raise  # the generator answered (an overflow, a 4xx) or named itself already: its message says what to fix

@@ -60,13 +60,21 @@ class ServiceState:
         threading.Thread(target=self._warm_up, name="ragkit-warmup", daemon=True).start()
 
     def _guard_generator(self) -> None:
-        """Route every generation through GuardedGenerator, so a generator that dies answers 502 naming it."""
+        """Route every generation through GuardedGenerator, so a generator that dies answers 502 naming
+        it; one whose model would run in this process runs in a child process instead."""
         from ragkit.generation import make_generator
         from service.generator_guard import GuardedGenerator, describe_generator
+        from service.generator_host import GeneratorProcess, host_target
 
+        description = describe_generator(self.settings)
+        target = host_target(self.settings.generator)
+        if target is None:
+            factory = lambda: make_generator(self.settings)  # noqa: E731
+        else:
+            factory = lambda: GeneratorProcess(target, self.settings, description)  # noqa: E731
         # the knowledge base creates its generator lazily into this slot; filling it first, with a
         # guard that creates the real one on first use, changes nothing else about when it loads
-        self.kb._generator = GuardedGenerator(lambda: make_generator(self.settings), describe_generator(self.settings))
+        self.kb._generator = GuardedGenerator(factory, description)
 
     def _warm_up(self) -> None:
         """Load the embedder, then open each collection; one that cannot be opened is logged and skipped."""
@@ -108,6 +116,7 @@ class ServiceState:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.kb._generator.close()
         self.jobs.store.close()
         self.keys.close()
         self.kb.close()

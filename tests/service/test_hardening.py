@@ -299,6 +299,73 @@ def test_a_generator_that_raises_answers_502_naming_it_and_the_service_stays_up(
         assert answer.status_code == 200 and "36 months" in answer.json()["answer"], answer.text
 
 
+@pytest.fixture
+def crashing_generator():
+    from tests.service import crashing_generator
+
+    GENERATORS.register("crashing", crashing_generator.from_settings)
+    yield crashing_generator
+    GENERATORS.unregister("crashing")
+
+
+def test_a_generator_that_segfaults_costs_one_answer_not_the_service(app_home, crashing_generator):
+    """A native crash cannot be caught in process: the service runs the model in a child process."""
+    import os
+    import signal
+
+    home, key = app_home
+    question = {"question": "How long is the Osprey 4 warranty?"}
+    with running_app(fast_settings(home, generator="crashing"), key) as client:
+        wait_ready(client)
+        answer = client.post("/v1/collections/docs/answer", json=question)
+        assert answer.status_code == 200 and "36 months" in answer.json()["answer"], answer.text
+        host = client.app.state.ragkit.kb._generator._inner
+        first = host.pid
+        assert first != os.getpid() and os.path.exists(f"/proc/{first}")  # the model runs in a child
+        crash = {"question": f"How long is the warranty? ({crashing_generator.CRASH_WORD})"}
+        err = assert_error(client.post("/v1/collections/docs/answer", json=crash), 502, "generator_stopped")
+        assert "generator ('crashing')" in err["message"] and "SIGSEGV" in err["message"] and "stopped" in err["message"], err
+        assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+        answer = client.post("/v1/collections/docs/answer", json=question)  # a fresh child answers
+        assert answer.status_code == 200 and "36 months" in answer.json()["answer"], answer.text
+        assert host.pid != first
+        os.kill(host.pid, signal.SIGKILL)  # dead between requests: replaced without failing anyone
+        host._proc.wait(timeout=10)
+        answer = client.post("/v1/collections/docs/answer", json=question)
+        assert answer.status_code == 200, answer.text
+        last = host.pid
+    assert not os.path.exists(f"/proc/{last}")  # stopped, and reaped, with the service
+
+
+def test_llamacpp_answers_from_its_own_process_and_survives_its_death(app_home):
+    """The real llama.cpp generator behind the service: in a child process, replaced when it dies."""
+    import os
+    import signal
+
+    home, key = app_home
+    question = {"question": "How long is the Osprey 4 warranty?", "method": "closed-book"}
+    with running_app(fast_settings(home, generator="llamacpp"), key) as client:
+        wait_ready(client)
+        first = client.post("/v1/collections/docs/answer", json=question)
+        assert first.status_code == 200 and first.json()["answer"], first.text
+        host = client.app.state.ragkit.kb._generator._inner
+        assert host.pid != os.getpid() and host.model_id
+        os.kill(host.pid, signal.SIGSEGV)
+        host._proc.wait(timeout=10)  # dead before the next request (a death during one is the test above)
+        again = client.post("/v1/collections/docs/answer", json=question)
+        assert again.status_code == 200 and again.json()["answer"] == first.json()["answer"], again.text
+
+
+def test_a_generator_that_cannot_start_answers_500_naming_the_setting(app_home, tmp_path):
+    home, key = app_home
+    settings = fast_settings(home, generator="llamacpp", llm_path=tmp_path / "missing.gguf")
+    with running_app(settings, key) as client:
+        wait_ready(client)
+        err = assert_error(client.post("/v1/collections/docs/answer", json={"question": "warranty?"}), 500, "invalid_setting")
+        assert "missing.gguf" in err["message"], err
+        assert client.get("/healthz").status_code == 200
+
+
 def test_a_generator_server_killed_mid_request_answers_502_naming_it(app_home, tmp_path):
     home, key = app_home
     port = free_port()
