@@ -11,7 +11,8 @@ into a home, and for each recipe NAME:BUILDERS:RANK:TARGETS:steps=N|epochs=E (NA
 trained (`ragkit finetune --exclude-eval`, so eval questions and their near duplicates are
 never trained on) and scored with `ragkit eval --methods lora --adapter NAME`. One JSON line per
 recipe is printed and appended to `--results`; recipes already there are skipped (resumable).
-`--baseline` adds the base model closed-book (no adapter) as the row "closed-book".
+`--baseline` adds the base model closed-book (no adapter) as the row "closed-book". `--methods
+lora,lora-rag` scores each adapter with both methods (the first method's figures lead the row).
 """
 
 from __future__ import annotations
@@ -83,13 +84,18 @@ def parse_recipe(text: str) -> dict:
         raise SystemExit(f"bad --recipe {text!r}: expected NAME:BUILDERS:RANK:TARGETS:steps=N|epochs=E") from e
 
 
-def evaluate(evalset: Path, home: Path, out: Path, method: str, adapter: str | None) -> dict:
-    args = ["eval", str(evalset), "--methods", method, "--out", str(out)]
+def evaluate(evalset: Path, home: Path, out: Path, methods: list[str], adapter: str | None) -> dict:
+    """The first method's figures at the top level, every method's under `methods`."""
+    args = ["eval", str(evalset), "--methods", ",".join(methods), "--out", str(out)]
     if adapter:
         args += ["--adapter", adapter]
     t0 = time.perf_counter()
-    m = ragkit(*args, home=home)["methods"][method]
-    return {"strict_accuracy": m.get("strict_accuracy"), "accuracy": m.get("accuracy"), "f1": m.get("f1"), "n": m.get("n"), "ci95": m.get("ci95"), "eval_seconds": round(time.perf_counter() - t0, 1)}
+    found = ragkit(*args, home=home)["methods"]
+    figures = {
+        name: {"strict_accuracy": m.get("strict_accuracy"), "accuracy": m.get("accuracy"), "f1": m.get("f1"), "n": m.get("n"), "ci95": m.get("ci95")}
+        for name, m in found.items()
+    }
+    return {**figures[methods[0]], "methods": figures, "eval_seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--baseline", action="store_true", help="also score the base model closed-book")
+    ap.add_argument("--methods", default="lora", help="methods scored with each adapter, comma-separated (lora, lora-rag)")
     ap.add_argument("--results", type=Path, default=HERE.parent / "docs" / "results" / "finetune-heldout" / "results.jsonl")
     args = ap.parse_args(argv)
     for k, v in (("DO_NOT_TRACK", "1"), ("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false")):
@@ -124,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         row = {"recipe": r["name"], **common}
         if r["name"] == "closed-book":
-            row.update(evaluate(evalset, home, dest / "eval-closed-book", "closed-book", None))
+            row.update(evaluate(evalset, home, dest / "eval-closed-book", ["closed-book"], None))
         else:
             budget = ["--steps", str(r["steps"])] if "steps" in r else ["--epochs", str(r["epochs"])]
             trained = ragkit(
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 data=r["data"], rank=r["rank"], targets=r["targets"], examples=trained["examples"], excluded=trained["excluded"], built=trained.get("built"),
                 steps=trained["steps"], train_seconds=trained["seconds"], loss_first=trained["loss_first"], loss_last=trained["loss_last"],
             )
-            row.update(evaluate(evalset, home, dest / f"eval-{r['name']}", "lora", r["name"]))
+            row.update(evaluate(evalset, home, dest / f"eval-{r['name']}", args.methods.split(","), r["name"]))
         print(json.dumps(row), flush=True)
         with args.results.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
