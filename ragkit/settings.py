@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         "else answer with that sentence, and abstain when no sentence matches well; model: the model's answer, checked by the abstain_* settings",
     )
     evidence_min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="cosine (MiniLM) of the best source sentence below which a method with sources abstains")
-    span_sentences: int = Field(default=3, ge=1, le=10, description="evidence sentences whose spans compete as the answer (answer_policy 'span')")
+    span_sentences: int = Field(default=2, ge=1, le=10, description="evidence sentences whose spans compete as the answer (answer_policy 'span')")
     span_min_logprob: float = Field(default=-8.0, le=0.0, description="mean token log-probability below which the best span is not an answer (answer_policy 'span')")
     evidence_min_agreement: float = Field(default=0.8, ge=0.0, le=1.0, description="share of the answer's words that must occur in that sentence to keep the model's wording")
 

@@ -19,6 +19,7 @@ sentence; the sentence goes to `details.evidence` and the citation.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -85,6 +86,12 @@ _KINDS_FOR = {
     "code": {"code", "cell", "value", "name"},
 }
 MAX_CANDIDATES = 48
+# The choice is the candidate's mean token log-probability minus this times log(1 + the words between
+# it and the nearest question word in its sentence): an answer sits next to what the question names
+# ("directed by David Ayer", not "written by Kurt Wimmer"). On held-out wiki film questions
+# (benchmarks/span_choice_heldout.py, docs/results/span-choice-heldout.json) 1.0 chose right more
+# often than 0, 0.3 or 0.6; a larger weight was not tried.
+PROXIMITY_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,9 +143,9 @@ def _numbers(sentence: str, asked: set[str]) -> list[str]:
             continue
         out.append(core)
         rest, tail = sentence[m.end():], core
-        for _ in range(2):
+        for k in range(2):
             w = _UNIT_WORD.match(rest)
-            if not w or not _is_unit(w.group(1), asked):
+            if not w or not _is_unit(w.group(1), asked if k == 0 else set()):  # "3 chillers", not "4L mooring"
                 break
             tail += rest[: w.end()]
             rest = rest[w.end():]
@@ -165,6 +172,51 @@ def _phrases(sentence: str, asked: set[str], max_words: int = 4) -> list[str]:
                 if words[j].lower() not in _STOP:
                     out.append(" ".join(words[i : j + 1]))
     return out
+
+
+# what a sentence says its subject is: "X is a 2023 Philippine horror thriller film directed by ..." ->
+# "2023 Philippine horror thriller film" (the answer to "what genre / what kind / what is X")
+_DEFINITION = re.compile(
+    r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?"
+    r"((?:(?!(?:directed|written|produced|starring|created|developed|released|distributed|based|made|set|by|in|from|about|that|which|who|with|for|and|of|on)\b)[^\s,;:.()]+\s+){0,8}?"
+    r"[^\s,;:.()]+)(?=\s+(?:directed|written|produced|starring|created|developed|released|distributed|based|made|set|by|in|from|about|that|which|who|with|for|and)\b|\s*[,;:.()]|\s*$)",
+    re.I,
+)
+_CLAUSE_VERBS = frozenset("directed written produced starring created developed released distributed based made is was are were".split())
+_CLAUSE_END = re.compile(r"[,;:()\[\]|—]|\.(?:\s|$)")
+
+
+def _after_anchor(sentence: str, question: str) -> list[str]:
+    """What follows the question's last two content words where the sentence has them in a row
+    ("what is Teresa based on" -> after "based on": 'the play "La lengua en pedazos" by Juan Mayorga'),
+    to the end of the clause, at most twelve words."""
+    words = [w for w in _WORD.findall(question) if w.lower() not in _STOP]
+    out = []
+    for n in (2, 1):
+        if len(words) < n:
+            continue
+        anchor = r"\s+".join(re.escape(w) for w in words[-n:])
+        m = re.search(rf"\b{anchor}\b(?:\s+(?:on|by|in|at|as|of|from|to|is|was|are|were))?\s+", sentence, re.I)
+        if m:
+            rest = _CLAUSE_END.split(sentence[m.end():], maxsplit=1)[0].split()
+            cut = next((i for i, w in enumerate(rest) if i and w.lower() in _CLAUSE_VERBS), len(rest))
+            rest = rest[:cut]
+            if rest:
+                out.append(" ".join(rest[:12]))
+            break
+    return out
+
+
+def _proximity(sentence: str, span: str, asked: set[str]) -> int:
+    """Words between a span and the nearest word of the question in its sentence (99: none, or the span not found)."""
+    toks = [_stem(normalize(t)) for t in _WORD.findall(sentence)]
+    inner = [_stem(normalize(t)) for t in _WORD.findall(span)]
+    n = len(inner)
+    start = next((i for i in range(len(toks) - n + 1) if n and toks[i : i + n] == inner), None)
+    if start is None:
+        return 99
+    near = [i for i, t in enumerate(toks) if t and t in asked and not start <= i < start + n]
+    return min((min(abs(i - start), abs(i - (start + n - 1))) for i in near), default=99)
 
 
 def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
@@ -207,6 +259,12 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             add(m.group(0), "name", i)
         for m in _NAME_LIST.finditer(sentence):  # "Greta Lee, Teo Yoo and John Magaro" answers "who starred"
             add(m.group(0), "names", i)
+        for m in _DEFINITION.finditer(sentence):
+            add(m.group(1), "definition", i)
+        for text in _after_anchor(sentence, question):
+            add(text, "clause", i)
+    dated = [(x.sentence, x.text) for x in found if x.kind == "date"]
+    found[:] = [x for x in found if x.kind not in ("year", "number") or not any(i == x.sentence and x.text in d and x.text != d for i, d in dated)]  # "1993" of "October 4, 1993"
     kind = asked_kind(question)
     wanted = _KINDS_FOR.get(kind)
     if wanted is not None:
@@ -215,6 +273,7 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             return typed[:MAX_CANDIDATES]
     if kind != "any" or not sentences:
         return found[:MAX_CANDIDATES]
+    found.sort(key=lambda x: x.kind not in ("definition", "clause"))  # what the sentence says its subject is, first
     typed = found[: MAX_CANDIDATES // 2]  # the rest of the room is the best sentence's phrases'
     atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone", "name")]
     del found[:]
@@ -290,7 +349,9 @@ def span_answer(generator, question: str, model_text: str, ranked: list[dict], c
             build_messages(question, evidence_sources(shown, sources, s.span_sentences)), [x.text for x in spans],
             adapter=adapter.name if adapter else None, adapter_path=adapter.path if adapter else None,
         )  # fmt: skip
-        best_i = max(range(len(spans)), key=lambda i: scored[i].mean)
+        asked = {_stem(w) for w in normalize(question).split() if w not in _STOP}
+        fit = [scored[i].mean - PROXIMITY_WEIGHT * math.log1p(_proximity(shown[x.sentence]["text"], x.text, asked)) for i, x in enumerate(spans)]
+        best_i = max(range(len(spans)), key=lambda i: fit[i])
         choice = Choice(spans[best_i], round(scored[best_i].mean, 4), len(spans))
     else:
         choice = Choice(choose_by_overlap(model_text, spans), None, len(spans))

@@ -151,3 +151,23 @@ def test_a_list_of_names_is_one_candidate_and_pieces_of_names_are_not_phrases():
     got = texts("What is the genre of Past Lives?", [sentence])
     assert "American romantic drama film" in got and "Celine" not in got and "Song" not in got
     assert len(got) <= 48
+
+
+def test_what_a_sentence_says_its_subject_is_and_what_follows_the_question_words_are_candidates():
+    genre = texts("What is the genre of Abandonada?", ["Abandonada is a 2022 Argentine psychological horror film directed by Ana Ruiz."])
+    assert genre[0] == "2022 Argentine psychological horror film"
+    based = texts("What is Teresa based on?", ['Teresa is based on the play "La lengua en pedazos" by Juan Mayorga.'])
+    assert 'play "La lengua en pedazos" by Juan Mayorga' in based
+    assert texts("What is the setting of the film?", ["It is a drama."]) == ["drama"]  # a definition, once
+
+
+def test_a_year_or_number_inside_a_date_is_no_candidate_of_its_own():
+    assert texts("When was the association founded?", ["The association was founded on October 4, 1993 in Hyderabad."]) == ["October 4, 1993"]
+
+
+def test_of_two_likely_names_the_one_beside_the_question_words_answers():
+    ranked = [{"text": "The Beekeeper, written by Kurt Wimmer over three long years, was directed by David Ayer.", "n": 1, "source": "osprey.md", "score": 0.8}]
+    gen = Scripted({"Kurt Wimmer": -1.0, "David Ayer": -1.1})  # the model alone slightly prefers the writer
+    answer, abstained, _, _ = run(gen, question="Who directed The Beekeeper?", ranked=ranked)
+    assert (answer, abstained) == ("David Ayer", False)
+    assert run(Scripted({"Kurt Wimmer": -1.0, "David Ayer": -4.0}), question="Who directed The Beekeeper?", ranked=ranked)[0] == "Kurt Wimmer"  # likelihood still counts
