@@ -36,6 +36,22 @@ START_TIMEOUT_S = 120.0  # the child's imports and the generator's construction 
 _METHODS = ("generate", "score", "count_tokens", "count_message_tokens", "unload_adapters")
 
 
+_PARENT_ENDS: set[int] = set()  # the service's ends of the pipes: a process forked later (a parser) must not hold them
+
+
+def _close_parent_ends() -> None:
+    """In a forked child: close the service's pipe ends, or a generator child would not see its service die."""
+    for fd in list(_PARENT_ENDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _PARENT_ENDS.clear()
+
+
+os.register_at_fork(after_in_child=_close_parent_ends)
+
+
 def host_target(name: str) -> str | None:
     """The import path a child process builds generator `name` from, or None to keep it in this process."""
     from ragkit.plugins import GENERATORS
@@ -88,6 +104,7 @@ class GeneratorProcess:
             raise ModelError(f"the generator ({self.description}) could not be started: {e}", code="generator_stopped") from e
         os.close(from_parent)
         os.close(to_parent)
+        _PARENT_ENDS.update((to_child, from_child))
         self._send_conn = Connection(to_child, readable=False)
         self._conn = Connection(from_child, writable=False)
         self._send_conn.send((self.target, self.settings))
@@ -127,6 +144,7 @@ class GeneratorProcess:
         """Close both ends; a living child exits on the closed pipe."""
         for conn in (self._send_conn, self._conn):
             if conn is not None:
+                _PARENT_ENDS.discard(conn.fileno())
                 conn.close()
         self._send_conn = self._conn = None
 

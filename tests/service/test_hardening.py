@@ -356,6 +356,33 @@ def test_llamacpp_answers_from_its_own_process_and_survives_its_death(app_home):
         assert again.status_code == 200 and again.json()["answer"] == first.json()["answer"], again.text
 
 
+def test_the_generator_process_goes_with_a_killed_service(app_home, tmp_path, monkeypatch):
+    """kill -9 of the service (after an upload forked parser processes) leaves no generator process behind."""
+    import os
+    import signal
+
+    home, key = app_home
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    for name, value in {**FAST_ENV, "RAGKIT_GENERATOR": "llamacpp"}.items():
+        monkeypatch.setenv(name, value)
+    headers = {"Authorization": f"Bearer {key}"}
+    with loopback_server(serve_command(home, port), tmp_path / "serve.log", ready(url), "ragkit serve") as server:
+        answer = httpx.post(f"{url}/v1/collections/docs/answer", json={"question": "Warranty?", "method": "closed-book"}, headers=headers, timeout=120)
+        assert answer.status_code == 200, answer.text
+        children = {int(p) for t in os.listdir(f"/proc/{server.pid}/task") for p in open(f"/proc/{server.pid}/task/{t}/children").read().split()}
+        generator = [p for p in children if "service.generator_host" in open(f"/proc/{p}/cmdline").read()]
+        assert len(generator) == 1, children
+        upload = httpx.post(f"{url}/v1/collections/docs/documents", files=[("files", ("late.md", b"# Late\n\nA document uploaded after the generator started.\n"))], headers=headers, timeout=120)
+        assert upload.status_code in (200, 201, 202), upload.text
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.time() + 15
+        while os.path.exists(f"/proc/{generator[0]}") and time.time() < deadline:
+            time.sleep(0.2)
+        assert not os.path.exists(f"/proc/{generator[0]}"), "the generator process outlived its service"
+
+
 def test_a_generator_that_cannot_start_answers_500_naming_the_setting(app_home, tmp_path):
     home, key = app_home
     settings = fast_settings(home, generator="llamacpp", llm_path=tmp_path / "missing.gguf")
