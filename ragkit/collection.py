@@ -107,14 +107,19 @@ class Collection:
         exclude_eval: str | None = None,
         steps: int | None = None,
         epochs: float | None = None,
+        lora=None,
+        raft_gold_share: float = 0.8,
         progress: ProgressFn | None = None,
     ):
-        """Train a LoRA adapter on this collection (see `ragkit finetune`); returns a FinetuneResult."""
+        """Train a LoRA adapter on this collection (see `ragkit finetune`); returns a FinetuneResult.
+        `lora`: a `ragkit.finetune.train.LoraSettings` (rank, target modules, learning rate...), else the default recipe."""
         from ragkit.finetune import finetune
+        from ragkit.finetune.train import LoraSettings
 
         result = finetune(
-            self.kb, self.name, name=name, data=data, train_qa=train_qa, exclude_eval_file=exclude_eval, steps=steps, epochs=epochs, progress=progress
-        )
+            self.kb, self.name, name=name, data=data, train_qa=train_qa, exclude_eval_file=exclude_eval, steps=steps, epochs=epochs,
+            lora=lora or LoraSettings(), raft_gold_share=raft_gold_share, progress=progress,
+        )  # fmt: skip
         self._methods.clear()  # "the newest adapter" may have changed
         return result
 

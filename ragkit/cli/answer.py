@@ -101,15 +101,17 @@ def finetune(
             help="Builders, comma-separated: raw (the chunks), qa (--train-qa pairs), synthetic (the generator writes QA), "
             "facts (QA pairs from every sentence, Key: value line and table row, several phrasings, both directions; no LLM), "
             "raft (facts questions in the rag prompt, gold chunk in 80% of them, for lora-rag), "
-            "distill (the base model reading the chunk teaches the adapter without it). Default: raw, plus qa with --train-qa.",
+            "distill (the base model reading the chunk teaches the adapter without it). Default: facts, plus qa with --train-qa.",
         ),
     ] = None,
     train_qa: Annotated[Optional[str], typer.Option("--train-qa", help="JSON Lines of question/answer pairs.")] = None,
     exclude_eval: Annotated[Optional[str], typer.Option("--exclude-eval", help="An eval set whose questions (and near duplicates of them) must not be trained on.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", min=1)] = None,
     epochs: Annotated[Optional[float], typer.Option("--epochs", min=0.01)] = None,
-    rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (alpha is twice the rank).")] = 8,
-    targets: Annotated[str, typer.Option("--targets", help="Modules the adapter trains: attention (q,k,v,o), all-linear (plus gate,up,down), or a comma list.")] = "attention",
+    rank: Annotated[Optional[int], typer.Option("--rank", min=1, help="LoRA rank, alpha twice the rank (default 32).")] = None,
+    targets: Annotated[
+        Optional[str], typer.Option("--targets", help="Modules the adapter trains: attention (q,k,v,o), all-linear (plus gate,up,down; the default), or a comma list.")
+    ] = None,
     raft_gold: Annotated[float, typer.Option("--raft-gold", min=0.0, max=1.0, help="Share of raft examples that show the gold chunk.")] = 0.8,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -120,7 +122,7 @@ def finetune(
     def body(kb, progress):
         from ragkit.finetune import finetune as train
 
-        lora = LoraSettings(rank=rank, target_modules=target_modules(targets))
+        lora = LoraSettings(**({"rank": rank} if rank else {}), **({"target_modules": target_modules(targets)} if targets else {}))
         return train(
             kb, collection, name=name, data=split_list(data), train_qa=train_qa, exclude_eval_file=exclude_eval,
             steps=steps, epochs=epochs, lora=lora, raft_gold_share=raft_gold, progress=progress,
