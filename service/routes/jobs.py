@@ -62,8 +62,10 @@ class QAPair(BaseModel):
 
 class TrainAdapter(BaseModel):
     name: str | None = Field(default=None, description="default: a name made from the date")
-    data: list[str] | str | None = Field(default=None, description="raw, qa, synthetic (list or comma-separated)")
-    steps: int | None = Field(default=None, ge=1, le=100000)
+    data: list[str] | str | None = Field(
+        default=None, description="builders: facts, raft, distill, raw, qa, synthetic (list or comma-separated); default: facts, plus qa with train_qa"
+    )
+    steps: int | None = Field(default=None, ge=1, le=100000, description="default: 5 passes over the examples, at most 560 steps")
     train_qa: list[QAPair] | None = Field(default=None, description="question/answer pairs for the `qa` data")
 
 
