@@ -26,7 +26,7 @@ def test_bench_generate_prints_positive_figures():
     assert s["decode_tokens"] == 4 and s["lora_steps"] == 1
     assert s["cached_load_from_cache"] is True  # the second load read the dequantized copy
     assert 32 <= s["prefill_prompt_tokens"] <= 96
-    assert s["lora"]["rank"] == 8 and s["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert s["lora"]["rank"] == 32 and s["lora"]["alpha"] == 64 and s["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # the default recipe
 
 
 def test_bad_bounds_are_usage_errors_and_generate_is_mounted_once():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def test_distillation_trains_mixed_with_facts_and_resumes(invented_home, model_c
     from ragkit.generation.local import LocalGenerator
 
     lora = LoraSettings(checkpoint_every=2, batch_size=2)
+    shutil.rmtree(model_cache / "distill", ignore_errors=True)  # the teacher's answers of an earlier run of this test
     with ragkit.open(invented_home, cache_dir=model_cache) as kb:
         calls = {"checkpoints": 0, "teacher": 0}
         original_checkpoint, original_generate = train._write_checkpoint, LocalGenerator.generate
