@@ -6,14 +6,16 @@ sentence; the sentence goes to `details.evidence` and the citation.
 
 1. Candidates: every span of the evidence sentences of a kind an answer takes (numbers with their
    currency and unit words, dates, phone numbers, codes, capitalised names, table cells, the value
-   of a "Key: value" line, and for other questions short phrases), minus what only repeats the
+   of a "Key: value" line, what a sentence says its subject is, what follows the question's own
+   words, and for other questions short phrases), minus what only repeats the
    question. The question's wh-phrase narrows the kinds ("who" -> names, "how many" -> numbers).
 2. Choice: each candidate is scored by the generator as the continuation of the rag prompt over
    the evidence sentences, by its mean token log-probability (length-normalised likelihood, as
    multiple-choice tasks are scored in Brown et al. 2020, "Language Models are Few-Shot
-   Learners", §2.4). So the model — with whatever an adapter injected into it — decides which
-   value answers. A generator that cannot score (an OpenAI-compatible server) decides through
-   its own answer: the candidate its words overlap most.
+   Learners", §2.4), less log(1 + the words between it and the nearest question word in its
+   sentence) (`PROXIMITY_WEIGHT`). So the model — with whatever an adapter injected into it —
+   decides which value answers. A generator that cannot score (an OpenAI-compatible server)
+   decides through its own answer: the candidate its words overlap most.
 3. Abstention: no candidate, or a best candidate whose likelihood is below `span_min_logprob`.
 """
 
@@ -90,7 +92,7 @@ MAX_CANDIDATES = 48
 # it and the nearest question word in its sentence): an answer sits next to what the question names
 # ("directed by David Ayer", not "written by Kurt Wimmer"). On held-out wiki film questions
 # (benchmarks/span_choice_heldout.py, docs/results/span-choice-heldout.json) 1.0 chose right more
-# often than 0, 0.3 or 0.6; a larger weight was not tried.
+# often than 0, 0.3 or 0.6, and 1.5 to 3.0 did no better.
 PROXIMITY_WEIGHT = 1.0
 
 
