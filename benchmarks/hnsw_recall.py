@@ -118,6 +118,18 @@ def percentile_ms(values: list[float], p: float) -> float:
     return round(float(np.percentile(values, p)) * 1000, 2)
 
 
+def case_row(k: int, filt: str | None, recalls: list[float], lat: list[float]) -> dict:
+    """One case's JSON: recall (mean and worst query) and latency."""
+    return {
+        "k": k,
+        "filter": filt or "none",
+        "recall": round(float(np.mean(recalls)), 4),
+        "recall_min": round(float(np.min(recalls)), 3),
+        "p50_ms": percentile_ms(lat, 50),
+        "p95_ms": percentile_ms(lat, 95),
+    }
+
+
 def measure(search, x, queries, cases, subsets) -> list[dict]:
     """Recall@k and latency of `search(q, k, filt)` for each (k, filter) case."""
     rows = []
@@ -130,16 +142,7 @@ def measure(search, x, queries, cases, subsets) -> list[dict]:
             got = search(q, k, filt)
             lat.append(time.perf_counter() - t)
             recalls.append(len(want & set(got)) / len(want))
-        rows.append(
-            {
-                "k": k,
-                "filter": filt or "none",
-                "recall": round(float(np.mean(recalls)), 4),
-                "recall_min": round(float(np.min(recalls)), 3),
-                "p50_ms": percentile_ms(lat, 50),
-                "p95_ms": percentile_ms(lat, 95),
-            }
-        )
+        rows.append(case_row(k, filt, recalls, lat))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
@@ -293,16 +296,7 @@ def before_after(tmp, x, ids, metas, queries, cases, subsets, id_lists, wheres, 
                 got[name][1].append(time.perf_counter() - t)
                 got[name][0].append(len(want & set(hits)) / len(want))
         for name, (recalls, lat) in got.items():
-            rows[name].append(
-                {
-                    "k": k,
-                    "filter": filt or "none",
-                    "recall": round(float(np.mean(recalls)), 4),
-                    "recall_min": round(float(np.min(recalls)), 3),
-                    "p50_ms": percentile_ms(lat, 50),
-                    "p95_ms": percentile_ms(lat, 95),
-                }
-            )
+            rows[name].append(case_row(k, filt, recalls, lat))
         print(json.dumps({"k": k, "filter": filt, "before": rows["before"][-1], "after": rows["after"][-1]}), file=sys.stderr, flush=True)
     labels = {
         "before": "before: ragkit's old ChromaIndex (Chroma's defaults, n_results = k)",
