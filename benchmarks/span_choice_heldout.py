@@ -128,17 +128,13 @@ def main() -> None:
             fh.write(json.dumps(row) + "\n")
         print(f"{k + 1}/{len(questions)} {q.id}", file=sys.stderr)
 
-    import math
-
-    from ragkit.textnorm import normalize
-
     def shipped(row: dict, res: dict) -> float:
-        """Strict accuracy of the chooser ragkit ships, over the recorded candidates and scores."""
+        """Strict accuracy of the chooser ragkit ships (spans.best_fit), over the recorded candidates and scores."""
         if not res.get("spans"):
             return 0.0
-        asked = {spans_module._stem(w) for w in normalize(row["question"]).split() if w not in spans_module._STOP}
-        fit = [x["mean"] - spans_module.PROXIMITY_WEIGHT * math.log1p(spans_module._proximity(res["sentences"][x["sentence"]], x["text"], asked)) for x in res["spans"]]
-        return res["spans"][max(range(len(fit)), key=fit.__getitem__)]["strict"]
+        recorded = [spans_module.Span(x["text"], x["kind"], x["sentence"]) for x in res["spans"]]
+        i = spans_module.best_fit(row["question"], recorded, [x["mean"] for x in res["spans"]], res["sentences"])
+        return res["spans"][i]["strict"]
 
     summary = {"questions": len(rows), "evalset": str(args.folder / "evalset.jsonl"), "proximity_weight": spans_module.PROXIMITY_WEIGHT, "by_sentences": {}}
     for n in sizes:

@@ -221,6 +221,14 @@ def _proximity(sentence: str, span: str, asked: set[str]) -> int:
     return min((min(abs(i - start), abs(i - (start + n - 1))) for i in near), default=99)
 
 
+def best_fit(question: str, spans: Sequence[Span], means: Sequence[float], sentences: Sequence[str]) -> int:
+    """Index of the span to answer with: mean log-probability less PROXIMITY_WEIGHT * log(1 + words
+    to the nearest question word in its sentence)."""
+    asked = {_stem(w) for w in normalize(question).split() if w not in _STOP}
+    fit = [m - PROXIMITY_WEIGHT * math.log1p(_proximity(sentences[x.sentence], x.text, asked)) for x, m in zip(spans, means)]
+    return max(range(len(spans)), key=fit.__getitem__)
+
+
 def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
     """The spans of the evidence sentences that could answer the question, best-suited kinds first."""
     asked = {_stem(w) for w in normalize(question).split()}
@@ -351,9 +359,7 @@ def span_answer(generator, question: str, model_text: str, ranked: list[dict], c
             build_messages(question, evidence_sources(shown, sources, s.span_sentences)), [x.text for x in spans],
             adapter=adapter.name if adapter else None, adapter_path=adapter.path if adapter else None,
         )  # fmt: skip
-        asked = {_stem(w) for w in normalize(question).split() if w not in _STOP}
-        fit = [scored[i].mean - PROXIMITY_WEIGHT * math.log1p(_proximity(shown[x.sentence]["text"], x.text, asked)) for i, x in enumerate(spans)]
-        best_i = max(range(len(spans)), key=lambda i: fit[i])
+        best_i = best_fit(question, spans, [c.mean for c in scored], [e["text"] for e in shown])
         choice = Choice(spans[best_i], round(scored[best_i].mean, 4), len(spans))
     else:
         choice = Choice(choose_by_overlap(model_text, spans), None, len(spans))
