@@ -76,52 +76,176 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[€$£])")
 _OWN_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#|>|[\w][\w .\[\]/()&'-]{0,40}:\s)|\|")
 
 
-def sentences(text: str) -> list[str]:
+_RECORD_LINE = re.compile(r"^\s*[\w][\w .\[\]/()&'-]{0,40}:\s+\S")
+_FRAGMENT = re.compile(r"^\s*[\w.\[\]]{1,40}\s*$")  # a record line cut where a chunk ends ("products[3].")
+
+
+def _cells_of(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _is_rule(cells: list[str]) -> bool:
+    """A markdown header rule ("--- | :---:")."""
+    return all(c and set(c) <= set("-: ") for c in cells)
+
+
+def _is_header(cells: list[str]) -> bool:
+    """A first row that names its columns: every cell filled, none a bare number."""
+    return all(c and not re.fullmatch(r"[-+−]?[\d.,\s%]+", c) for c in cells)
+
+
+def _label(text: str) -> str:
+    """A column or field name as words ("unit_price_eur: 42.80" -> "unit price eur: 42.80"); the value is left as it is."""
+    label, sep, value = text.partition(": ")
+    return f"{label.replace('_', ' ')}{sep}{value}" if sep else text.replace("_", " ")
+
+
+def labelled_rows(rows: list[str]) -> list[str]:
+    """A table's rows, each cell behind its column's name ("Site: Dunsholt | Headcount: 196"), so a
+    row says what each value is; the header row itself is left out. A run of rows whose first row is
+    no header comes back as it was."""
+    table = [_cells_of(r) for r in rows]
+    table = [t for t in table if not _is_rule(t)]
+    header, body = table[0], table[1:]
+    if not body or not _is_header(header) or any(len(r) != len(header) for r in body):
+        return [r.strip() for r in rows if not _is_rule(_cells_of(r))]
+    return [" | ".join(f"{_label(h)}: {c}" for h, c in zip(header, r) if c) for r in body]
+
+
+_ITEM_PATH = re.compile(r"^\s*(.*?\[\d+\])[.\[]")  # "products[3].successor: OV-12" is a field of products[3]
+
+
+def labelled_record(lines: list[str]) -> list[str]:
+    """A record of "key: value" lines (a JSON line, a header block): each line after the first
+    behind the first, the record's name ("ticket: VT-24117 | part replaced: VT-S-2045"), so a field
+    says whose it is. Flattened JSON lists ("products[3].model: OV-10", "products[3].successor:
+    OV-12") are one record per item."""
+    out: list[str] = []
+    item, first = None, ""
+    lines = [line for line in lines if not _FRAGMENT.match(line)]
+    for i, line in enumerate(lines):
+        m = _ITEM_PATH.match(line)
+        this = m.group(1) if m else None
+        text = _label(line.strip())
+        if i == 0 or (this is not None and item is not None and this != item):
+            item, first = this, text
+            out.append(text)
+        elif item is None and this is not None:  # a chunk that starts inside an item: its first line names it
+            item = this
+            out.append(f"{first} | {text}")
+        else:
+            out.append(f"{first} | {text}")
+    return out
+
+
+def cell_values(sentence: str) -> list[str]:
+    """The values of a table row or record sentence, without the column names `labelled_rows` and
+    `labelled_record` put before them ("Headcount: 41" -> "41")."""
+    out = []
+    for cell in _cells_of(sentence):
+        label, sep, value = cell.partition(": ")
+        out.append(value.strip() if sep and label and len(label) <= 40 and value.strip() else cell)
+    return [c for c in out if c and not set(c) <= set("-: ")]
+
+
+def _wraps_on(line: str, following: str) -> bool:
+    """A "Label: text" line that is the first line of a wrapped paragraph ("DECISION: From 1 May
+    2024 employees ... may work remotely up to" + "three days per week."), not a record's field."""
+    return (
+        "|" not in line
+        and len(line.strip()) >= 60
+        and not re.search(r"[.!?:;]\s*$", line)
+        and bool(following.strip())
+        and not _OWN_LINE.search(following)
+        and following.strip()[:1].islower()
+    )
+
+
+def sentences(text: str, labelled: bool = False) -> list[str]:
     """A source's sentences: wrapped lines of one paragraph joined, list items, headings and table
-    rows kept whole, paragraphs split after . ! or ? before a capital or a number."""
+    rows kept whole, paragraphs split after . ! or ? before a capital or a number. `labelled`: a
+    table's rows come with their column names and the fields of a "key: value" record with its
+    first field (`labelled_rows`, `labelled_record`), so that a sentence read alone (evidence, a
+    hop's bridge) still says what its value is and whose."""
     out: list[str] = []
     para: list[str] = []
+    lines = text.splitlines()
+    if labelled:  # a record line a chunk boundary cut in two ("products[3]." + "model: OV-10") made whole again
+        for k in range(len(lines) - 1, 0, -1):
+            if _FRAGMENT.match(lines[k - 1]) and lines[k - 1].rstrip().endswith((".", "]")) and _RECORD_LINE.match(lines[k]):
+                lines[k - 1 : k + 1] = [lines[k - 1].strip() + lines[k].strip()]
 
     def flush():
         if para:
             out.extend(p.strip() for p in _SENTENCE_END.split(" ".join(para)) if p.strip())
             para.clear()
 
-    for line in text.splitlines():
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if labelled and "|" in line:  # a table: its run of rows
+            j = i
+            while j < len(lines) and "|" in lines[j]:
+                j += 1
+            flush()
+            out.extend(labelled_rows(lines[i:j]))
+            i = j
+            continue
+        if labelled and _RECORD_LINE.match(line) and (i == 0 or not lines[i - 1].strip()):  # a paragraph of "key: value" lines
+            j = i
+            while j < len(lines) and (_RECORD_LINE.match(lines[j]) or _FRAGMENT.match(lines[j])) and "|" not in lines[j]:
+                j += 1
+            if j - i >= 3 and (j == len(lines) or not lines[j].strip()):
+                flush()
+                out.extend(labelled_record(lines[i:j]))
+                i = j
+                continue
         if not line.strip():
             flush()
-        elif _OWN_LINE.search(line):
+        elif _OWN_LINE.search(line) and not _wraps_on(line, lines[i + 1] if i + 1 < len(lines) else ""):
             flush()
             out.append(line.strip())
         else:
             para.append(line.strip())
+        i += 1
     flush()
     return out
+
+
+# after a second hop, what a sentence naming the bridge entity ("VT-S-2045 | Flow sensor assembly") adds to its cosine
+NAMED_BONUS = 0.2
 
 
 def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> list[dict]:
     """The sentences of the first three shown sources (the most relevant), closest to the question
     (MiniLM cosine) first; where a newer source says the same thing with other values, its sentence
-    comes first (ragkit.methods.currency) and the sentences it supersedes are left out. What was
-    passed over is recorded in `info` (`superseded`, `followed`)."""
+    comes first (ragkit.methods.currency) and the sentences it supersedes are left out; after a
+    second hop, sentences naming its bridge entity first (NAMED_BONUS) and none of the bridge
+    document's others. What was passed over is
+    recorded in `info` (`superseded`, `followed`)."""
     from ragkit.methods.currency import Candidate, Dated, choose_current, content_words, values
 
     asked = content_words(question) | values(question)
     bridges = {h["bridge"] for h in (info or {}).get("hops") or [] if "bridge" in h}  # a first hop's sentence answers the first hop only
     candidates: list[tuple[str, SourceText]] = []
     for s in sources[:3]:
-        for sentence in sentences(s.text):
+        for sentence in sentences(s.text, labelled=True):
             if sentence in bridges:
                 continue
             if len(sentence) >= 12 and not (content_words(sentence) | values(sentence)) <= asked:  # a sentence that only repeats the question answers nothing
                 candidates.append((sentence, s))
+    hops = (info or {}).get("hops") or []
+    named = [re.compile(rf"(?<![\w-]){re.escape(e)}(?![\w-])", re.I) for h in hops for e in h.get("entities", [])]
+    bridge_source = hops[0].get("bridge_source") if hops else None
+    if any(any(n.search(c[0]) for n in named) for c in candidates):  # the bridge document's other lines answer nothing
+        candidates = [c for c in candidates if c[1].source != bridge_source or any(n.search(c[0]) for n in named)]
     if not candidates:
         return []
     candidates = candidates[:150]
     emb = rt.kb.embedder
     q = emb.embed_query(question)
     m = emb.embed_documents([c[0] for c in candidates])
-    scores = m @ q
+    scores = m @ q + [NAMED_BONUS * any(n.search(c[0]) for n in named) for c in candidates]  # a second hop's answer is about the bridge entity
     pool = [Candidate(text, float(score), src.source, src.n, Dated(src.date, src.date_origin, src.supersedes)) for (text, src), score in zip(candidates, scores)]
     chosen, older, reason = choose_current(pool, question)
     if info is not None and older:

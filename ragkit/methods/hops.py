@@ -43,6 +43,17 @@ class HopPlan:
     head: str  # what is asked about the bridge
     reason: str  # relative_clause | code
 
+    @property
+    def asks_person(self) -> bool:
+        """Whether the bridge is a person ("the job title of the person who e-mailed ..."): their name,
+        not the codes in their sentence, goes into the second query."""
+        return bool(_PERSON_HEAD.search(self.head))
+
+
+_PERSON_HEAD = re.compile(
+    r"\b(?:person|people|employee|colleague|manager|engineer|author|sender|customer|contact|lead|leader|owner|who)\s*$", re.IGNORECASE
+)
+
 
 @dataclass
 class Hops:
@@ -60,13 +71,14 @@ def plan(question: str) -> HopPlan | None:
     return None
 
 
-def bridge_entities(sentence: str, question: str, limit: int = 3) -> list[str]:
-    """Codes and names in `sentence` that the question does not already hold."""
+def bridge_entities(sentence: str, question: str, limit: int = 3, names_first: bool = False) -> list[str]:
+    """Codes and names in `sentence` that the question does not already hold (names first when the bridge is a person)."""
     asked = question.lower()
     found: list[str] = []
-    for m in CODE.finditer(sentence):
-        if m.group(0).lower() not in asked and m.group(0) not in found:
-            found.append(m.group(0))
+    codes = [m.group(0) for m in CODE.finditer(sentence) if m.group(0).lower() not in asked]
+    for code in codes if not names_first else []:
+        if code not in found:
+            found.append(code)
     for m in _NAME.finditer(sentence):
         name = m.group(0)
         words = [w for w in re.split(r"[ \-]", name) if w not in _NOT_NAMES]
@@ -74,4 +86,16 @@ def bridge_entities(sentence: str, question: str, limit: int = 3) -> list[str]:
             cleaned = " ".join(words)
             if cleaned not in found:
                 found.append(cleaned)
+    for code in codes if names_first else []:
+        if code not in found:
+            found.append(code)
     return found[:limit]
+
+
+_NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten eleven twelve".split(), range(1, 13)))
+_NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+
+
+def with_digits(text: str) -> str:
+    """Number words as digits ("every six months" -> "every 6 months"): tables and lists write digits."""
+    return _NUMBER_WORD.sub(lambda m: str(_NUMBER_WORDS[m.group(0).lower()]), text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from ragkit.methods.base import AdapterRef, Runtime, generate_answer
@@ -63,25 +64,36 @@ class RagMethod:
 def two_hops(rt: Runtime, question: str, k: int) -> tuple[list[Hit], list[dict], str] | None:
     """The hits of a two-hop retrieval (ragkit.methods.hops), its steps, and the query the evidence
     sentence is matched against; None when the question needs one hop or no bridge was found."""
-    from ragkit.methods.base import sentences
-    from ragkit.methods.hops import bridge_entities, plan
+    from ragkit.methods.base import cell_values, sentences
+    from ragkit.methods.hops import CODE, bridge_entities, plan, with_digits
 
     p = plan(question)
     if p is None:
         return None
     first = rt.retriever.query(p.first_query, k=k).hits
     emb = rt.kb.embedder
-    asked = emb.embed_query(p.first_query)
-    bridge_sentence, entities = "", []
-    for hit in first[:2]:  # the top passage first; the next only when the top one names nothing new
-        lines = [line for line in sentences(hit.text) if len(line) >= 12]
+    query = with_digits(p.first_query)  # "every six months" finds "every 6 months"
+    asked = emb.embed_query(query)
+    numbers = set(re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", query))
+    bridge_sentence, entities, bridge_hit = "", [], first[0] if first else None
+    codes = [c.lower() for c in CODE.findall(question)] if p.reason == "code" else []
+    holding = [h for h in first if any(c in h.text.lower() for c in codes)]  # the passages that hold the named code
+    for hit in holding[:2] or first[:2]:  # the top passage first; the next only when the top one names nothing new
+        lines = [line for line in sentences(hit.text, labelled=True) if len(line) >= 12]
+        if codes:  # the named code's own lines ("ticket: VT-24117 | priority: P2"), not its neighbours'
+            lines = [line for line in lines if any(c in line.lower() for c in codes)] or lines
         if not lines:
             continue
         scores = emb.embed_documents(lines) @ asked
-        for i in scores.argsort()[::-1][:2]:
-            entities = bridge_entities(lines[int(i)], question)
+        scores += [0.2 * sum(bool(re.search(rf"(?<![\w.]){re.escape(n)}(?![\w.])", line)) for n in numbers) for line in lines]  # the numbers the clause states, exactly
+        for i in scores.argsort()[::-1][: 4 if p.asks_person else 2]:  # a person bridge: the nearest line that names someone
+            line = lines[int(i)]
+            entities = bridge_entities(" | ".join(cell_values(line)) if "|" in line else line, question, names_first=p.asks_person)
+            if p.asks_person:  # their name alone ("Ottilie Fenwarde"), not the codes and capitalised words beside it
+                names = [e for e in entities if not CODE.fullmatch(e)]
+                entities = [e for e in names if " " in e] or names
             if entities:
-                bridge_sentence = lines[int(i)]
+                bridge_sentence, bridge_hit = lines[int(i)], hit
                 break
         if entities:
             break
@@ -89,14 +101,15 @@ def two_hops(rt: Runtime, question: str, k: int) -> tuple[list[Hit], list[dict],
         return None
     second_query = f"{p.head} {' '.join(entities)}"
     second = rt.retriever.query(second_query, k=k).hits
-    other = [h for h in second if h.doc_id != first[0].doc_id][:1]  # the second hop is for another document
+    elsewhere = [h for h in second if h.doc_id != bridge_hit.doc_id]  # the second hop is for another document,
+    other = [h for h in elsewhere if any(e.lower() in h.text.lower() for e in entities)][:1] or elsewhere[:1]  # the passage that names the bridge
     merged: list[Hit] = []
-    for h in [*other, *first[:1], *second, *first[1:]]:
+    for h in [*other, bridge_hit, *second, *first]:
         if all(h.chunk_id != m.chunk_id for m in merged):
             merged.append(h)
     merged = [h.model_copy(update={"rank": i + 1}) for i, h in enumerate(merged[:k])]
     steps = [
-        {"query": p.first_query, "reason": p.reason, "bridge": bridge_sentence, "entities": entities, "sources": [h.source for h in first[:3]]},
+        {"query": p.first_query, "reason": p.reason, "bridge": bridge_sentence, "bridge_source": bridge_hit.source, "entities": entities, "sources": [h.source for h in first[:3]]},
         {"query": second_query, "sources": [h.source for h in second[:3]]},
     ]
     return merged, steps, second_query

@@ -73,11 +73,12 @@ _ASKS = (
     ("date", _asks_for(r"date|day|year|month|weekday")),
     ("person", re.compile(r"^\s*who\b|\bwhom\b", re.I)),
     ("person", _asks_for(r"person|employee|manager|engineer|director|officer|founder|chief")),
-    ("quantity", re.compile(r"\bhow\s+(many|much|long|large|quickly|fast|far|often|high|low|heavy|big|deep|wide|tall|soon|frequently|old)\b|\bup\s+to\s+how\b", re.I)),
+    ("quantity", re.compile(r"\bwithin\s+(?:what|which|how)\b|\bhow\s+(many|much|long|large|quickly|fast|far|often|high|low|heavy|big|deep|wide|tall|soon|frequently|old)\b|\bup\s+to\s+how\b", re.I)),
     ("quantity", _asks_for(
         r"percentage|share|price|cost|rate|amount|number\s+of|temperature|voltage|current|pressure|weight|capacity|size|speed|"
         r"budget|fee|salary|revenue|distance|duration|height|length|width|depth|limit|total|count|range|rating"
     )),
+    ("quantity", re.compile(r"\b(?:what|which)\s+(?:is|are|was|were)\s+the\s+(?:highest|lowest|maximum|minimum|max|min|largest|smallest|longest|shortest)\b", re.I)),
     ("code", _asks_for(r"code|serial(?:\s+number)?|version|part\s+number|file\s*name|model\s+number|ordering\s+code|identifier|sku|id")),
 )
 _KINDS_FOR = {
@@ -87,6 +88,16 @@ _KINDS_FOR = {
     "quantity": {"number", "cell", "value"},
     "code": {"code", "cell", "value", "name"},
 }
+# a table cell or "Key: value" value that answers "how many / what price": it starts with its number
+# ("EUR 62 per full day", "8 hours", "up to 22 L/min"), not a description that holds one
+_QUANTITY_CELL = re.compile(rf"^\W*(?:(?:up\s+to|about|approx\.?|max\.?|min\.?|every|within)\s+)?(?:{_CURRENCY}\s?)?[-−+±]?\d", re.I)
+# what a "how long / how many / how often" question names without saying it: the column a table gives it under
+_IMPLIED = (
+    (re.compile(r"\bhow\s+long\b", re.I), "duration time length period"),
+    (re.compile(r"\bhow\s+many\b", re.I), "number count headcount quantity total"),
+    (re.compile(r"\bhow\s+often\b|\bhow\s+frequently\b", re.I), "interval frequency every"),
+    (re.compile(r"\bhow\s+much\b", re.I), "amount quantity"),
+)
 MAX_CANDIDATES = 48
 # The choice is the candidate's mean token log-probability minus this times log(1 + the words between
 # it and the nearest question word in its sentence): an answer sits next to what the question names
@@ -156,9 +167,21 @@ def _numbers(sentence: str, asked: set[str]) -> list[str]:
 
 
 def _cells(sentence: str) -> list[str]:
-    if "|" not in sentence:
-        return []
-    return [c.strip() for c in sentence.strip().strip("|").split("|") if c.strip() and not set(c.strip()) <= set("-: ")]
+    """A table row's (or record's) values, without their column names."""
+    from ragkit.methods.base import cell_values
+
+    return cell_values(sentence) if "|" in sentence else []
+
+
+def _cell_kind(cell: str) -> str:
+    """A table cell's kind when it is one value (a year, a date, a phone number), else "cell"."""
+    if _YEAR.fullmatch(cell):
+        return "year"
+    if DATE_RE.fullmatch(cell):
+        return "date"
+    if _PHONE.fullmatch(cell) and sum(c.isdigit() for c in cell) >= 7:
+        return "phone"
+    return "cell"
 
 
 def _phrases(sentence: str, asked: set[str], max_words: int = 4) -> list[str]:
@@ -221,12 +244,24 @@ def _proximity(sentence: str, span: str, asked: set[str]) -> int:
     return min((min(abs(i - start), abs(i - (start + n - 1))) for i in near), default=99)
 
 
+def implied_words(question: str) -> set[str]:
+    """The nouns a "how long / how many / how often / how much" question implies ("how long" ->
+    duration, time ...), so that a table's "Duration: 8 hours" is next to what was asked."""
+    return {w for pattern, words in _IMPLIED if pattern.search(question) for w in words.split()}
+
+
 def best_fit(question: str, spans: Sequence[Span], means: Sequence[float], sentences: Sequence[str]) -> int:
     """Index of the span to answer with: mean log-probability less PROXIMITY_WEIGHT * log(1 + words
     to the nearest question word in its sentence)."""
-    asked = {_stem(w) for w in normalize(question).split() if w not in _STOP}
+    asked = {_stem(w) for w in normalize(question).split() if w not in _STOP} | implied_words(question)
     fit = [m - PROXIMITY_WEIGHT * math.log1p(_proximity(sentences[x.sentence], x.text, asked)) for x, m in zip(spans, means)]
     return max(range(len(spans)), key=fit.__getitem__)
+
+
+def _inside(number: str, date: str) -> bool:
+    """Whether a number span starts with a piece of a date ("2024 employees" of "1 May 2024 employees")."""
+    first = number.split()[0] if number.split() else number
+    return number != date and (number in date or re.search(rf"(?<![\w.]){re.escape(first)}(?![\w.])", date) is not None)
 
 
 def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
@@ -246,12 +281,14 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
         seen.add(key)
         found.append(Span(text, kind, i))
 
-    for i, sentence in enumerate(sentences):
-        for cell in _cells(sentence):
-            add(cell, "cell", i)
-        kv = _KEY_VALUE.match(sentence)
-        if kv and "|" not in sentence:
+    for i, full in enumerate(sentences):
+        cells = _cells(full)
+        for cell in cells:
+            add(cell, _cell_kind(cell), i)
+        kv = _KEY_VALUE.match(full)
+        if kv and not cells:
             add(kv.group(1), "value", i)
+        sentence = " | ".join(cells) if cells else full  # a row's values, not its column names
         for m in _PHONE.finditer(sentence):
             if sum(c.isdigit() for c in m.group(0)) >= 7:
                 add(m.group(0), "phone", i)
@@ -271,14 +308,14 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             add(m.group(0), "names", i)
         for m in _DEFINITION.finditer(sentence):
             add(m.group(1), "definition", i)
-        for text in _after_anchor(sentence, question):
+        for text in _after_anchor(full, question):
             add(text, "clause", i)
     dated = [(x.sentence, x.text) for x in found if x.kind == "date"]
-    found[:] = [x for x in found if x.kind not in ("year", "number") or not any(i == x.sentence and x.text in d and x.text != d for i, d in dated)]  # "1993" of "October 4, 1993"
+    found[:] = [x for x in found if x.kind not in ("year", "number") or not any(i == x.sentence and _inside(x.text, d) for i, d in dated)]  # "1993" of "October 4, 1993"
     kind = asked_kind(question)
     wanted = _KINDS_FOR.get(kind)
     if wanted is not None:
-        typed = [s for s in found if s.kind in wanted and (kind != "quantity" or s.kind == "number" or re.search(r"\d", s.text))]
+        typed = [s for s in found if s.kind in wanted and (kind != "quantity" or s.kind == "number" or _QUANTITY_CELL.match(s.text))]
         if typed:
             return typed[:MAX_CANDIDATES]
     if kind != "any" or not sentences:
@@ -287,10 +324,22 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
     typed = found[: MAX_CANDIDATES // 2]  # the rest of the room is the best sentence's phrases'
     atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone", "name")]
     del found[:]
-    for text in _phrases(sentences[0], asked):
+    for text in _phrases(" | ".join(_cells(sentences[0])) or sentences[0], asked):
         if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
             add(text, "phrase", 0)
     return typed + found[: MAX_CANDIDATES - len(typed)]
+
+
+def fits_kind(text: str, kind: str) -> bool:
+    """Whether words could answer a question asking for `kind` (a quantity, date, phone or code holds
+    a digit, a person's name a capital); for other questions anything could."""
+    if kind in ("quantity", "phone", "code"):
+        return bool(re.search(r"\d", text)) and (kind != "quantity" or bool(_QUANTITY_CELL.match(text)))
+    if kind == "date":
+        return bool(re.search(r"\d", text)) or bool(_WEEKDAY.search(text))
+    if kind == "person":
+        return bool(re.match(r"[A-Z]", text.strip()))
+    return True
 
 
 @dataclass(frozen=True)
@@ -345,11 +394,12 @@ def span_answer(generator, question: str, model_text: str, ranked: list[dict], c
         info.update(abstain_reason="weak_evidence", answer_from=None)
         return IDK, True, citations
     shown = ranked[: s.span_sentences]
-    spans = candidates(question, [e["text"] for e in shown])
+    bridges = [f" {normalize(e)} " for h in info.get("hops") or [] for e in h.get("entities", [])]
+    spans = [x for x in candidates(question, [e["text"] for e in shown]) if not any(f" {normalize(x.text)} " in b or b in f" {normalize(x.text)} " for b in bridges)]  # a hop's bridge (or a piece of it) is what was resolved, not the answer
     own = model_text.strip().rstrip(".")
     if own and not says_unknown(own) and len(own.split()) <= 8 and any(contains_phrase(e["text"], own) for e in shown):
         at = next(i for i, e in enumerate(shown) if contains_phrase(e["text"], own))
-        if all(own.lower() != x.text.lower() for x in spans):
+        if all(own.lower() != x.text.lower() for x in spans) and fits_kind(own, asked_kind(question)):
             spans.append(Span(own, "model", at))  # the model's own words, when the evidence states them
     if not spans:
         info.update(abstain_reason="no_candidate", answer_from=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -128,3 +129,33 @@ def test_two_hops_resolve_the_entity_a_question_needs_first(tmp_path):
         assert len(lc.details["hops"]) == 2 and lc.details["sources_in_context"][0] == "manual.md" and "8-200 m" in lc.answer
         one = col.ask("How long does the Osprey 4L battery last?", method="rag")
         assert "hops" not in one.details
+
+
+TICKETS = "\n".join(
+    json.dumps(t)
+    for t in [
+        {"ticket": "VT-101", "customer": "Halloran Bioworks", "priority": "P2", "part_replaced": "VT-E-4421"},
+        {"ticket": "VT-102", "customer": "Stellmark Optics", "priority": "P1", "part_replaced": "VT-S-2045"},
+        {"ticket": "VT-103", "customer": "Orrin Metrology", "priority": "P3", "part_replaced": None},
+    ]
+)
+FAQ = "# Support FAQ\n\nResponse times by priority:\n\n- P1 (unit down): first response within 4 hours.\n- P2 (degraded): first response within 1 working day.\n- P3 (question): first response within 3 working days.\n"
+PARTS = "part_number,description,unit_price_eur\nVT-E-4421,Thermocouple input card,212.00\nVT-S-2045,Flow sensor assembly,187.00\nVT-F-1120,Condenser filter mat,24.50\n"
+
+
+def test_a_named_record_is_the_first_hop_and_its_field_the_bridge(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "tickets.jsonl").write_text(TICKETS)
+    (folder / "faq.md").write_text(FAQ)
+    (folder / "spare-parts.csv").write_text(PARTS)
+    with ragkit.open(tmp_path / "home", **FAKE_MODELS) as kb:
+        col = kb.collection("default")
+        col.ingest(folder)
+        a = col.ask("Given its priority, within what time should support ticket VT-102 have received a first response?", method="rag")
+        first = a.details["hops"][0]
+        assert first["bridge"] == "ticket: VT-102 | priority: P1" and first["entities"] == ["P1"]  # the named ticket's own field, not a neighbour's
+        assert a.answer == "4 hours" and a.details["evidence"]["source"] == "faq.md"
+        b = col.ask("What spare part (by its catalogue description) was replaced to resolve support ticket VT-102?", method="rag")
+        assert b.details["hops"][0]["entities"] == ["VT-S-2045"]
+        assert "VT-S-2045" in b.details["evidence"]["text"] and b.answer != "VT-S-2045"  # the bridge is what was resolved, not the answer

@@ -6,7 +6,7 @@ import pytest
 
 from ragkit.generation.base import ContinuationScore
 from ragkit.methods.prompts import IDK, SourceText
-from ragkit.methods.spans import asked_kind, candidates, choose_by_overlap, span_answer
+from ragkit.methods.spans import asked_kind, best_fit, candidates, choose_by_overlap, span_answer
 from ragkit.settings import Settings
 from ragkit.testing import FakeGenerator
 from ragkit.types import AnswerDetails, Citation
@@ -29,6 +29,8 @@ def texts(question: str, sentences: list[str]) -> list[str]:
         ("What fault does error code E12 indicate?", "any"),  # the code is given, not asked
         ("Which new error code did firmware 3.2 add?", "code"),
         ("What is the telephone number of the service desk?", "phone"),
+        ("What is the highest flow setpoint the chiller accepts?", "quantity"),
+        ("Within what time should a P1 ticket get a first response?", "quantity"),
     ],
 )
 def test_the_wh_phrase_says_what_kind_of_span_is_asked(question, kind):
@@ -124,11 +126,36 @@ def test_unlikely_spans_weak_evidence_and_no_candidate_abstain():
 
 
 def test_the_model_words_compete_when_the_evidence_states_them():
-    gen = Scripted({"full load it draws 2.8 A": -0.2})
-    answer, _, _, info = run(gen, model_text="full load it draws 2.8 A")
-    assert answer == "full load it draws 2.8 A" and info["span"]["kind"] == "model"
+    gen = Scripted({"2.8 A from a 24 V supply": -0.2})
+    answer, _, _, info = run(gen, model_text="2.8 A from a 24 V supply")
+    assert answer == "2.8 A from a 24 V supply" and info["span"]["kind"] == "model"
     answer, _, _, _ = run(Scripted({"2.8 A": -1.0}), model_text="3.1 A")  # words the evidence does not state are not a candidate
     assert answer == "2.8 A"
+    # words that do not fit what is asked (a quantity starts with its number) do not compete
+    answer, _, _, info = run(Scripted({"full load it draws 2.8 A": -0.1, "2.8 A": -1.0}), model_text="full load it draws 2.8 A")
+    assert answer == "2.8 A" and info["span"]["kind"] != "model"
+
+
+def test_a_labelled_table_row_gives_its_values_typed_and_the_asked_column_wins():
+    row = "Item code: TB-14 | Description: Tamsel TB-14 heated bath circulator, 14 litres, 2.0 kW | List price (EUR): 2940 | Lead time: 2 weeks"
+    got = candidates("What is the list price of a Tamsel TB-14 bath circulator?", [row])
+    assert "2940" in [c.text for c in got]
+    assert not [c for c in got if c.text.startswith(("Tamsel", "Item code", "List price"))]  # a description holding a number is no price
+    phone = candidates("What is the telephone number of the desk?", ["Centre: Service Desk | Phone: +31 55 700 4960 | Manager: Ilse Brandt"])
+    assert [(c.text, c.kind) for c in phone] == [("+31 55 700 4960", "phone")]
+    steps = "Test: Run-in soak | Acceptance criterion: Continuous operation at 20 °C | Duration: 8 hours"
+    spans = candidates("How long does the run-in soak step last?", [steps])
+    scores = [-1.0] * len(spans)  # the model has no preference: the column named by "how long" decides
+    assert spans[best_fit("How long does the run-in soak step last?", spans, scores, [steps])].text == "8 hours"
+
+
+def test_a_number_inside_a_date_and_a_hop_bridge_are_no_answer():
+    got = texts("How many days per week may staff work remotely?", ["From 1 May 2024 employees may work remotely up to three days per week."])
+    assert "three days" in got and not [c for c in got if c.startswith(("2024", "1 May"))]
+    ranked = [{"text": "part number: VT-S-2045 | description: Flow sensor assembly | fits: KT-40", "n": 1, "source": "osprey.md", "score": 0.7}]
+    info = {"hops": [{"entities": ["VT-S-2045"]}, {}]}
+    answer, _, _ = span_answer(Scripted({"VT-S-2045": -0.1, "Flow sensor assembly": -1.0}), "Which part was replaced?", "", ranked, SHOWN, SOURCES, Settings(), info)
+    assert answer == "Flow sensor assembly"
 
 
 def test_without_scores_the_choice_follows_the_generated_answer():
@@ -171,3 +198,21 @@ def test_of_two_likely_names_the_one_beside_the_question_words_answers():
     answer, abstained, _, _ = run(gen, question="Who directed The Beekeeper?", ranked=ranked)
     assert (answer, abstained) == ("David Ayer", False)
     assert run(Scripted({"Kurt Wimmer": -1.0, "David Ayer": -4.0}), question="Who directed The Beekeeper?", ranked=ranked)[0] == "Kurt Wimmer"  # likelihood still counts
+
+
+def test_labelled_sentences_say_what_each_value_is_and_whose():
+    from ragkit.methods.base import sentences
+
+    table = "Site | Headcount | Site lead\n--- | --- | ---\nDunsholt | 196 | Wendeline Hoorn\nPort Ardlow | 41 | Cormac Essenby"
+    assert sentences(table, labelled=True) == ["Site: Dunsholt | Headcount: 196 | Site lead: Wendeline Hoorn", "Site: Port Ardlow | Headcount: 41 | Site lead: Cormac Essenby"]
+    assert sentences(table) == ["Site | Headcount | Site lead", "--- | --- | ---", "Dunsholt | 196 | Wendeline Hoorn", "Port Ardlow | 41 | Cormac Essenby"]  # raw: as written
+    assert sentences("2021 | 14.2\n2022 | 15.9", labelled=True) == ["2021 | 14.2", "2022 | 15.9"]  # no header row: rows as they are
+    record = "ticket: VT-102\npriority: P1\npart_replaced: VT-S-2045\n\nThe end."
+    assert sentences(record, labelled=True) == ["ticket: VT-102", "ticket: VT-102 | priority: P1", "ticket: VT-102 | part replaced: VT-S-2045", "The end."]
+    cut = "products[2].model: KT-60\nproducts[2].status: announced\nproducts[3].\nmodel: OV-10\nproducts[3].successor: OV-12"
+    assert sentences(cut, labelled=True) == [
+        "products[2].model: KT-60", "products[2].model: KT-60 | products[2].status: announced",
+        "products[3].model: OV-10", "products[3].model: OV-10 | products[3].successor: OV-12",
+    ]  # one record per list item, a line a chunk boundary cut made whole
+    wrapped = "DECISION: From 1 May 2024 employees whose role allows it may work remotely up to\nthree days per week. Tuesday stays."
+    assert sentences(wrapped, labelled=True)[0].endswith("up to three days per week.")
