@@ -9,13 +9,20 @@ retrieve, take the passage's bridge entity into the next query):
 1. A question of the form "<head> the <noun> that|which|who|where <clause>" is split; the clause
    is retrieved first ("is installed at the Harwick site"). A question naming a code and asking
    about one of its properties ("ticket T-1042, given its priority") is retrieved whole, and the
-   code's passage is the first hop.
+   passages that hold the code, and in them the lines that do, are the first hop.
 2. The best-matching sentence of the first hop's top passage (the next one when it names nothing
    new) gives the bridge: codes (OS4L-2291, P2, TB-8) and capitalised names it holds that the
-   question does not (months, weekdays and document words left out).
+   question does not (months, weekdays and document words left out). Sentences are read with
+   their context (`ragkit.methods.base.sentences(labelled=True)`): a table row with its column
+   names, a record's field with the record's name ("ticket: T-1042 | priority: P1"), so the bridge
+   is the named record's value, not a neighbour's. Numbers the clause states ("every six months")
+   must match exactly. A person asked about ("the job title of the person who e-mailed ...") is
+   bridged by their name alone, from the nearest of four lines that names someone.
 3. The head plus the bridge is retrieved again ("the depth rating of the buoy model Osprey 4L");
-   its best passage from another document than the first hop's is shown first, the first hop's
-   after it. No bridge: no second hop.
+   the best passage of another document that names the bridge is shown first, the bridge's own
+   passage after it. No bridge: no second hop.
+4. The answer's evidence (`rank_evidence`) puts sentences naming the bridge first and leaves out
+   the bridge document's other lines; the bridge itself is never the answer (`spans`).
 """
 
 from __future__ import annotations
