@@ -221,8 +221,7 @@ def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: d
     (MiniLM cosine) first; where a newer source says the same thing with other values, its sentence
     comes first (ragkit.methods.currency) and the sentences it supersedes are left out; after a
     second hop, sentences naming its bridge entity first (NAMED_BONUS) and none of the bridge
-    document's others. What was passed over is
-    recorded in `info` (`superseded`, `followed`)."""
+    document's others. What was passed over is recorded in `info` (`superseded`, `followed`)."""
     from ragkit.methods.currency import Candidate, Dated, choose_current, content_words, values
 
     asked = content_words(question) | values(question)
@@ -236,16 +235,17 @@ def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: d
                 candidates.append((sentence, s))
     hops = (info or {}).get("hops") or []
     named = [re.compile(rf"(?<![\w-]){re.escape(e)}(?![\w-])", re.I) for h in hops for e in h.get("entities", [])]
-    bridge_source = hops[0].get("bridge_source") if hops else None
-    if any(any(n.search(c[0]) for n in named) for c in candidates):  # the bridge document's other lines answer nothing
-        candidates = [c for c in candidates if c[1].source != bridge_source or any(n.search(c[0]) for n in named)]
+    names = [any(n.search(text) for n in named) for text, _ in candidates]
+    if any(names):  # the bridge document's other lines answer nothing
+        bridge_source = hops[0].get("bridge_source")
+        candidates, names = map(list, zip(*[(c, hit) for c, hit in zip(candidates, names) if hit or c[1].source != bridge_source]))
     if not candidates:
         return []
-    candidates = candidates[:150]
+    candidates, names = candidates[:150], names[:150]
     emb = rt.kb.embedder
     q = emb.embed_query(question)
     m = emb.embed_documents([c[0] for c in candidates])
-    scores = m @ q + [NAMED_BONUS * any(n.search(c[0]) for n in named) for c in candidates]  # a second hop's answer is about the bridge entity
+    scores = m @ q + [NAMED_BONUS * hit for hit in names]  # a second hop's answer is about the bridge entity
     pool = [Candidate(text, float(score), src.source, src.n, Dated(src.date, src.date_origin, src.supersedes)) for (text, src), score in zip(candidates, scores)]
     chosen, older, reason = choose_current(pool, question)
     if info is not None and older:

@@ -102,6 +102,15 @@ def test_retrieval_keeps_a_newer_version_ahead_of_the_older_one():
     assert [h.doc_id for h in kept[:3]] == ["new", "old", "x"]
 
 
+def written(tmp_path, files: dict[str, str]):
+    """A folder `docs` under tmp_path holding the given files."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
 REGISTER = "# Site register\n\nThe buoy at the Harwick site is an Osprey 4L, serial OS4L-2291.\n"
 MANUAL = "# Osprey 4L manual\n\nThe Osprey 4L mooring depth rating is 8-200 m.\n\nIts battery lasts 14 months.\n"
 
@@ -113,13 +122,9 @@ def test_two_hops_resolve_the_entity_a_question_needs_first(tmp_path):
     assert p is not None and p.reason == "relative_clause" and p.first_query.startswith("is installed at the Harwick site")
     assert plan("How long is the Osprey 4L warranty?") is None
     assert bridge_entities("The buoy at the Harwick site is an Osprey 4L, serial OS4L-2291, installed in March.", "the Harwick site") == ["OS4L-2291", "Osprey 4L"]
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "register.md").write_text(REGISTER)
-    (folder / "manual.md").write_text(MANUAL)
     with ragkit.open(tmp_path / "home", **FAKE_MODELS) as kb:
         col = kb.collection("default")
-        col.ingest(folder)
+        col.ingest(written(tmp_path, {"register.md": REGISTER, "manual.md": MANUAL}))
         a = col.ask("What is the mooring depth rating of the buoy model that is installed at the Harwick site?", method="rag")
         hops = a.details["hops"]
         assert len(hops) == 2 and hops[0]["sources"][0] == "register.md" and "Osprey 4L" in hops[0]["entities"]
@@ -144,14 +149,9 @@ PARTS = "part_number,description,unit_price_eur\nVT-E-4421,Thermocouple input ca
 
 
 def test_a_named_record_is_the_first_hop_and_its_field_the_bridge(tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "tickets.jsonl").write_text(TICKETS)
-    (folder / "faq.md").write_text(FAQ)
-    (folder / "spare-parts.csv").write_text(PARTS)
     with ragkit.open(tmp_path / "home", **FAKE_MODELS) as kb:
         col = kb.collection("default")
-        col.ingest(folder)
+        col.ingest(written(tmp_path, {"tickets.jsonl": TICKETS, "faq.md": FAQ, "spare-parts.csv": PARTS}))
         a = col.ask("Given its priority, within what time should support ticket VT-102 have received a first response?", method="rag")
         first = a.details["hops"][0]
         assert first["bridge"] == "ticket: VT-102 | priority: P1" and first["entities"] == ["P1"]  # the named ticket's own field, not a neighbour's
