@@ -173,6 +173,11 @@ def _cells(sentence: str) -> list[str]:
     return cell_values(sentence) if "|" in sentence else []
 
 
+def _values_text(sentence: str) -> str:
+    """A row's values without their column names ("Test: soak | Duration: 8 hours" -> "soak | 8 hours"); other sentences as they are."""
+    return " | ".join(_cells(sentence)) or sentence
+
+
 def _cell_kind(cell: str) -> str:
     """A table cell's kind when it is one value (a year, a date, a phone number), else "cell"."""
     if _YEAR.fullmatch(cell):
@@ -288,7 +293,7 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
         kv = _KEY_VALUE.match(full)
         if kv and not cells:
             add(kv.group(1), "value", i)
-        sentence = " | ".join(cells) if cells else full  # a row's values, not its column names
+        sentence = _values_text(full)  # a row's values, not its column names
         for m in _PHONE.finditer(sentence):
             if sum(c.isdigit() for c in m.group(0)) >= 7:
                 add(m.group(0), "phone", i)
@@ -324,7 +329,7 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
     typed = found[: MAX_CANDIDATES // 2]  # the rest of the room is the best sentence's phrases'
     atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone", "name")]
     del found[:]
-    for text in _phrases(" | ".join(_cells(sentences[0])) or sentences[0], asked):
+    for text in _phrases(_values_text(sentences[0]), asked):
         if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
             add(text, "phrase", 0)
     return typed + found[: MAX_CANDIDATES - len(typed)]
@@ -333,8 +338,10 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
 def fits_kind(text: str, kind: str) -> bool:
     """Whether words could answer a question asking for `kind` (a quantity, date, phone or code holds
     a digit, a person's name a capital); for other questions anything could."""
-    if kind in ("quantity", "phone", "code"):
-        return bool(re.search(r"\d", text)) and (kind != "quantity" or bool(_QUANTITY_CELL.match(text)))
+    if kind == "quantity":
+        return bool(_QUANTITY_CELL.match(text))
+    if kind in ("phone", "code"):
+        return bool(re.search(r"\d", text))
     if kind == "date":
         return bool(re.search(r"\d", text)) or bool(_WEEKDAY.search(text))
     if kind == "person":
@@ -395,7 +402,12 @@ def span_answer(generator, question: str, model_text: str, ranked: list[dict], c
         return IDK, True, citations
     shown = ranked[: s.span_sentences]
     bridges = [f" {normalize(e)} " for h in info.get("hops") or [] for e in h.get("entities", [])]
-    spans = [x for x in candidates(question, [e["text"] for e in shown]) if not any(f" {normalize(x.text)} " in b or b in f" {normalize(x.text)} " for b in bridges)]  # a hop's bridge (or a piece of it) is what was resolved, not the answer
+
+    def resolved(span: Span) -> bool:  # a hop's bridge, a piece of it or a span holding it is what was resolved, not the answer
+        text = f" {normalize(span.text)} "
+        return any(text in b or b in text for b in bridges)
+
+    spans = [x for x in candidates(question, [e["text"] for e in shown]) if not resolved(x)]
     own = model_text.strip().rstrip(".")
     if own and not says_unknown(own) and len(own.split()) <= 8 and any(contains_phrase(e["text"], own) for e in shown):
         at = next(i for i, e in enumerate(shown) if contains_phrase(e["text"], own))
