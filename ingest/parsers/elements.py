@@ -17,7 +17,26 @@ def partitioner(name: str) -> Callable[..., list[Any]]:
     from ragkit.process_defaults import apply_defaults
 
     apply_defaults()  # DO_NOT_TRACK etc.: unstructured reads them at import and on every call
+    _import_spacy_without_torch()
     return getattr(importlib.import_module(f"unstructured.partition.{name}"), f"partition_{name}")
+
+
+def _import_spacy_without_torch() -> None:
+    """unstructured imports spaCy (its sentence splitter), spaCy imports thinc, and thinc imports
+    torch if it can, only for its PyTorch layer wrappers, which spaCy's small English pipeline
+    never uses. That import took 2-3 s of each parser worker's ~3 s start on 2 cores. spaCy is
+    imported with torch hidden, so thinc records it as absent; torch stays importable afterwards
+    for whatever else needs it. Nothing is done when torch or spaCy is already loaded."""
+    import sys
+
+    if "torch" in sys.modules or "spacy" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        import spacy  # noqa: F401
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
 
 
 def blocks_from_elements(

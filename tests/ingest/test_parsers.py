@@ -161,6 +161,26 @@ def test_importing_the_registry_loads_no_parser_library():
     assert out.stdout.strip() == "[]"
 
 
+def test_parsing_a_docx_imports_no_torch_and_leaves_it_importable(tmp_path):
+    path = tmp_path / "guide.docx"
+    path.write_bytes(make_docx())
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from ingest.parsers import ParseLimits, parse_bytes
+        result = parse_bytes(open({str(path)!r}, "rb").read(), "guide.docx", ParseLimits())
+        loaded = "torch" in sys.modules
+        import torch, thinc.compat
+        print(len(result.documents), "spacy" in sys.modules, loaded, thinc.compat.has_torch, torch.ones(1).item())
+        """
+    )
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    # unstructured loaded spaCy; thinc saw no torch; torch still imports for whatever needs it later
+    assert out.stdout.split() == ["1", "True", "False", "False", "1.0"]
+
+
 def test_supported_extensions_lists_every_builtin_family():
     exts = supported_extensions()
     for ext in (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".eml", ".csv", ".json", ".jsonl", ".zip"):
