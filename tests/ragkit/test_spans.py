@@ -125,6 +125,18 @@ def test_unlikely_spans_weak_evidence_and_no_candidate_abstain():
     assert abstained and info["abstain_reason"] == "no_candidate"
 
 
+def test_a_question_asking_a_date_or_quantity_is_not_answered_by_another_kind_of_span():
+    release = ["Firmware 3.2.0 for the KT-40 was released by the Controls Firmware team."]
+    assert candidates("When is firmware 3.3 for the KT-40 scheduled?", release) == []
+    assert candidates("What dividend per share did Velmarra pay?", ["The annual report was published on 18 March 2024."]) == []
+    assert [c.text for c in candidates("Who released firmware 3.2.0?", release)] == ["Controls Firmware"]  # names stay the fallback's
+    ranked = [{"text": release[0], "n": 1, "source": "osprey.md", "score": 0.8}]
+    answer, abstained, _, info = run(Scripted({"3.2.0": -0.1}), question="When is firmware 3.3 for the KT-40 scheduled?", ranked=ranked)
+    assert (answer, abstained, info["abstain_reason"]) == (IDK, True, "no_candidate")
+    answer, abstained, _, _ = run(Scripted({"2.8 A": -0.5}))
+    assert (answer, abstained) == ("2.8 A", False)  # with a span of the asked form, nothing changes
+
+
 def test_the_model_words_compete_when_the_evidence_states_them():
     gen = Scripted({"2.8 A from a 24 V supply": -0.2})
     answer, _, _, info = run(gen, model_text="2.8 A from a 24 V supply")
