@@ -67,6 +67,10 @@ class Collection:
 
     def ask(self, question: str, method: str = "rag", adapter: str | None = None) -> Answer:
         """Answer with one method (see `ragkit ask`)."""
+        return self._ask(question, method, adapter, {})
+
+    def _ask(self, question: str, method: str, adapter: str | None, done: dict[str, Answer]) -> Answer:
+        """`done`: answers to this question already at hand; a method made of others (self-route) reuses them."""
         from ragkit.methods import build_method
 
         if not question or not question.strip():
@@ -74,7 +78,9 @@ class Collection:
         key = (method, adapter)
         if key not in self._methods:  # prepared once: long-context keeps its corpus per revision
             self._methods[key] = build_method(method, self._runtime(), adapter)
-        return self._methods[key].answer(question)
+        prepared = self._methods[key]
+        reuse = {p: done[p] for p in getattr(prepared, "parts", ()) if p in done}
+        return prepared.answer(question, done=reuse) if reuse else prepared.answer(question)
 
     def available_methods(self) -> list[str]:
         """Every method that can run now (adapter methods only once an adapter exists)."""
@@ -93,7 +99,7 @@ class Collection:
         results: list[Answer | MethodError] = []
         for m in names:
             try:
-                results.append(self.ask(question, method=m, adapter=adapter))
+                results.append(self._ask(question, m, adapter, {r.method: r for r in results if isinstance(r, Answer)}))
             except RagkitError as e:
                 results.append(MethodError(method=m, error={"code": e.code, "message": e.message}))
         return Comparison(question=question, results=results)

@@ -21,7 +21,7 @@ from ragkit.evaluation.evalset import EvalQuestion, load_evalset
 from ragkit.evaluation.scoring import aggregate, by_kind, paired, score_row
 from ragkit.storage.bm25 import SCORING as BM25_SCORING
 from ragkit.storage.manifest import now_iso
-from ragkit.types import EvalSummary, ProgressFn, no_progress
+from ragkit.types import Answer, EvalSummary, ProgressFn, no_progress
 
 if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
@@ -140,7 +140,7 @@ def answer_all(kb: "KnowledgeBase", plan: EvalPlan, adapter: str | None, judge_g
                 got = cache.get(key)
                 if got is None:
                     try:
-                        got = method.answer(q.question).to_dict()
+                        got = _answer(method, q.question, {p: answers[p][i] for p in getattr(method, "parts", ()) if p in answers}).to_dict()
                     except RagkitError as e:
                         got = {"method": m, "error": {"code": e.code, "message": e.message}}
                     else:
@@ -154,6 +154,13 @@ def answer_all(kb: "KnowledgeBase", plan: EvalPlan, adapter: str | None, judge_g
     finally:
         cache.close()
     return answers, cached_hits, adapters_used
+
+
+def _answer(method, question: str, parts: dict[str, dict]) -> Answer:
+    """A method's answer; one made of other methods (self-route) gets their answers to this
+    question where the run has them without an error, so it does not compute them again."""
+    done = {p: Answer.model_validate(a) for p, a in parts.items() if "error" not in a}
+    return method.answer(question, done=done) if done else method.answer(question)
 
 
 def build_report(kb: "KnowledgeBase", plan: EvalPlan, answers: dict[str, list[dict]], cached_hits: int, adapters_used: dict[str, Any], judged: bool, seconds: float) -> dict[str, Any]:
