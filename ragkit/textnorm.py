@@ -23,6 +23,15 @@ _UNIT_SPLIT = re.compile(r"(?<=\d)(?=[^\d\s.,])|(?<=[^\d\s.,\-])(?=\d)")
 _PUNCT = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)")
 
 
+_CARDINALS = {w: d for w, d in _NUMBER_WORDS.items() if d.isdigit() and int(d) < 100}
+_CARDINAL = re.compile(rf"\b(?:{'|'.join(_CARDINALS)})\b", re.IGNORECASE)
+
+
+def with_digits(text: str) -> str:
+    """Number words below a hundred as digits ("every six months" -> "every 6 months"), the rest as it is."""
+    return _CARDINAL.sub(lambda m: _CARDINALS[m.group(0).lower()], text)
+
+
 def normalize(text: str) -> str:
     """The canonical form answers and responses are compared in."""
     text = unicodedata.normalize("NFKC", text or "").lower()

@@ -202,6 +202,7 @@ class AnswerDetails(Model):
     answer_from: str | None = None  # "model" | "span" | "evidence" | None (abstained)
     span: SpanChoice | None = None  # answer_policy span: the span that won
     model_grounded: float | None = None
+    missing_codes: list[str] | None = None  # abstain_reason code_not_found: the named codes no shown source mentions
     retrieved: list[RetrievedRef] | None = None
     top_dense: float | None = None
     shown: int | None = None  # rag: chunks shown

@@ -212,23 +212,41 @@ def sentences(text: str, labelled: bool = False) -> list[str]:
     return out
 
 
+def evidence_lines(text: str) -> list[str]:
+    """A passage's labelled sentences, less a record's first line standing alone where its field
+    lines follow (each of them holds it already)."""
+    lines = sentences(text, labelled=True)
+
+    def head(i: int) -> bool:  # not a line cut from the item before ("built at: Dunsholt" + "products[5].model: TB-6")
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        return following.startswith(f"{lines[i]} | ") and ("[" in lines[i] or "[" not in following[len(lines[i]) + 3 :])
+
+    return [x for i, x in enumerate(lines) if not head(i)]
+
+
 # after a second hop, what a sentence naming the bridge entity ("VT-S-2045 | Flow sensor assembly") adds to its cosine
 NAMED_BONUS = 0.2
+# what a sentence naming a code the question names adds: a little, since prose goes on with "it";
+# and what a table row or record line naming a sibling instead loses: much, since it is another
+# thing's row ("version: 4.0.0 | released: 2023-11-02" for "firmware 4.0.0", not the 4.1.0 record)
+CODE_BONUS = 0.05
+SIBLING_PENALTY = 0.2
 
 
 def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> list[dict]:
     """The sentences of the first three shown sources (the most relevant), closest to the question
-    (MiniLM cosine) first; where a newer source says the same thing with other values, its sentence
+    (MiniLM cosine; CODE_BONUS and SIBLING_PENALTY for the codes a one-hop question names) first; where a newer source says the same thing with other values, its sentence
     comes first (ragkit.methods.currency) and the sentences it supersedes are left out; after a
     second hop, sentences naming its bridge entity first (NAMED_BONUS) and none of the bridge
     document's others. What was passed over is recorded in `info` (`superseded`, `followed`)."""
+    from ragkit.methods.codes import code_fit, named_codes
     from ragkit.methods.currency import Candidate, Dated, choose_current, content_words, values
 
     asked = content_words(question) | values(question)
     bridges = {h["bridge"] for h in (info or {}).get("hops") or [] if "bridge" in h}  # a first hop's sentence answers the first hop only
     candidates: list[tuple[str, SourceText]] = []
     for s in sources[:3]:
-        for sentence in sentences(s.text, labelled=True):
+        for sentence in evidence_lines(s.text):
             if sentence in bridges:
                 continue
             if len(sentence) >= 12 and not (content_words(sentence) | values(sentence)) <= asked:  # a sentence that only repeats the question answers nothing
@@ -245,7 +263,9 @@ def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: d
     emb = rt.kb.embedder
     q = emb.embed_query(question)
     m = emb.embed_documents([c[0] for c in candidates])
-    scores = m @ q + [NAMED_BONUS * hit for hit in names]  # a second hop's answer is about the bridge entity
+    codes = [] if hops else named_codes(question)  # after two hops the named code was the first hop's, and the answer's row is another
+    fits = [code_fit(text, codes) for text, _ in candidates]
+    scores = m @ q + [NAMED_BONUS * hit + (CODE_BONUS if fit > 0 else SIBLING_PENALTY) * fit for hit, fit in zip(names, fits)]  # a second hop's answer is about the bridge entity
     pool = [Candidate(text, float(score), src.source, src.n, Dated(src.date, src.date_origin, src.supersedes)) for (text, src), score in zip(candidates, scores)]
     chosen, older, reason = choose_current(pool, question)
     if info is not None and older:

@@ -24,7 +24,7 @@ from datetime import date
 from typing import Sequence
 
 from ragkit.doctime import DATE_RE, RECENCY_CUES, date_of_match
-from ragkit.textnorm import normalize
+from ragkit.textnorm import normalize, with_digits
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -68,8 +68,8 @@ def overlap(a: str, b: str) -> float:
 
 
 def values(text: str) -> set[str]:
-    """The numbers a passage states (what changes between versions of a fact)."""
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    """The numbers a passage states, in digits or words ("two days" -> 2): what changes between versions of a fact."""
+    return {n.replace(",", "") for n in _NUMBER.findall(with_digits(text))}
 
 
 def as_of(question: str) -> str | None:

@@ -99,10 +99,3 @@ def bridge_entities(sentence: str, question: str, limit: int = 3, names_first: b
     return found[:limit]
 
 
-_NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten eleven twelve".split(), range(1, 13)))
-_NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
-
-
-def with_digits(text: str) -> str:
-    """Number words as digits ("every six months" -> "every 6 months"): tables and lists write digits."""
-    return _NUMBER_WORD.sub(lambda m: str(_NUMBER_WORDS[m.group(0).lower()]), text)

@@ -65,7 +65,8 @@ def two_hops(rt: Runtime, question: str, k: int) -> tuple[list[Hit], list[dict],
     """The hits of a two-hop retrieval (ragkit.methods.hops), its steps, and the query the evidence
     sentence is matched against; None when the question needs one hop or no bridge was found."""
     from ragkit.methods.base import cell_values, sentences
-    from ragkit.methods.hops import CODE, bridge_entities, plan, with_digits
+    from ragkit.methods.hops import CODE, bridge_entities, plan
+    from ragkit.textnorm import with_digits
 
     p = plan(question)
     if p is None:

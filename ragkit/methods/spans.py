@@ -16,8 +16,10 @@ sentence; the sentence goes to `details.evidence` and the citation.
    sentence) (`PROXIMITY_WEIGHT`). So the model — with whatever an adapter injected into it —
    decides which value answers. A generator that cannot score (an OpenAI-compatible server)
    decides through its own answer: the candidate its words overlap most.
-3. Abstention: no candidate (for a question asking a date, quantity, phone number or code: no
-   candidate of that form), or a best candidate whose likelihood is below `span_min_logprob`.
+3. Abstention: a code the question names (a model, part, ticket or version) that no shown source
+   mentions (ragkit.methods.codes), no candidate (for a question asking a date, quantity, phone
+   number or code: no candidate of that form), or a best candidate whose likelihood is below
+   `span_min_logprob`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ragkit.doctime import DATE_RE
+from ragkit.methods.codes import code_fit, missing_codes, named_codes, without_sibling_cells
 from ragkit.textnorm import normalize
 
 _CURRENCY = r"(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|€|\$|£)"
@@ -52,6 +55,12 @@ _NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:&\s+|of\s+|de\s+|van\s+|von\s+|der
 _NAME_LIST = re.compile(rf"{_NAME.pattern}(?:\s*,\s*{_NAME.pattern})*,?\s+and\s+{_NAME.pattern}|{_NAME.pattern}(?:\s*,\s*{_NAME.pattern})+")
 _WEEKDAY = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# a quarter, half or season of a year ("the second quarter of 2025", "Q2 2025", "early 2026")
+_PERIOD = re.compile(
+    r"\b(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:quarter|half)\s+of\s+|Q[1-4]\s*|H[12]\s*|(?:early|mid|late)[-\s]|(?:spring|summer|autumn|fall|winter)\s+(?:of\s+)?)(?:19|20)\d\d\b",
+    re.I,
+)
+_TIME = re.compile(r"(?<![\d:.])(?:\d{1,2}:\d{2}(?:\s?[ap]\.?m\.?)?(?![\d:]|\.\d)|\d{1,2}(?:\.\d{2})?\s?[ap]\.?m\.?(?!\w))", re.I)
 _KEY_VALUE = re.compile(r"^\s*[-*•]?\s*[\w][\w .\[\]/()&'-]{0,40}:\s+(.+)$")
 _WORD = re.compile(r"[\w'’.&/-]+")
 _STOP = frozenset(
@@ -84,7 +93,7 @@ _ASKS = (
 )
 _KINDS_FOR = {
     "phone": {"phone"},
-    "date": {"date", "year", "cell", "value"},
+    "date": {"date", "year", "time", "cell", "value"},
     "person": {"name", "names", "cell", "value"},
     "quantity": {"number", "cell", "value"},
     "code": {"code", "cell", "value", "name"},
@@ -105,6 +114,11 @@ _IMPLIED = (
 # the recorded rag answers of the held-out wiki film set (docs/results/answer-policy-heldout, 80
 # answerable and 20 unanswerable questions), it turned one wrong answer into an abstention and no right one.
 TYPED_ONLY = frozenset({"date", "quantity", "phone", "code"})
+_ADDRESS = re.compile(r"\S@\S|\bhttps?://|\bwww\.", re.I)
+_ASKS_ADDRESS = re.compile(r"\b(?:e-?mail|address|website|web\s+site|url|link|homepage|portal)\b", re.I)
+_ASKS_MONTH = re.compile(r"\b(?:which|what)\s+month\b|\bmonth\s+and\s+year\b", re.I)
+_ASKS_SHARE = re.compile(r"\b(?:share|percentage|percent|proportion|fraction|what\s+%)\b", re.I)
+_PERCENT = re.compile(r"%|\bper\s?cent\b", re.I)
 MAX_CANDIDATES = 48
 # The choice is the candidate's mean token log-probability minus this times log(1 + the words between
 # it and the nearest question word in its sentence): an answer sits next to what the question names
@@ -196,6 +210,26 @@ def _cell_kind(cell: str) -> str:
     return "cell"
 
 
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|\bQ[1-4]\b", re.I)
+
+
+def _cell_fits(cell: str, kind: str) -> bool:
+    """Whether a table cell or "Key: value" value has the asked kind's form: a quantity starts with
+    its number, a date holds one (or a year, month, quarter or weekday), a person's name starts with
+    a capital and holds no digit, a code holds a digit ("4.1.0" answers no "when", "Bergen" no "what code")."""
+    if kind == "quantity":
+        return _QUANTITY_CELL.match(cell) is not None
+    if kind in ("date", "person") and len(cell.split()) > 6:  # a sentence holding a date or a name is not one
+        return False
+    if kind == "date":
+        return any(p.search(cell) for p in (DATE_RE, _YEAR, _WEEKDAY, _MONTH))
+    if kind == "person":
+        return cell[:1].isupper() and not any(c.isdigit() for c in cell)
+    if kind == "code":
+        return any(c.isdigit() for c in cell)
+    return True
+
+
 def _phrases(sentence: str, asked: set[str], max_words: int = 4) -> list[str]:
     """Word n-grams inside one clause (no punctuation crossed) that start and end on a content word,
     do not start with a word of the question, and hold a word it does not."""
@@ -276,24 +310,51 @@ def _inside(number: str, date: str) -> bool:
     return number != date and (number in date or re.search(rf"(?<![\w.]){re.escape(first)}(?![\w.])", date) is not None)
 
 
+_CHANGE = r"(?:rise|rises|rose|risen|raise|raises|raised|increase|increases|increased|grow|grows|grew|fall|falls|fell|drop|drops|dropped|cut|cuts|reduce|reduces|reduced|lower|lowers|lowered|change|changes|changed|move|moves|moved|shift|shifts|shifted|postpone|postpones|postponed|delay|delays|delayed|extend|extends|extended|update|updates|updated|go|goes|went)"
+_ASKS_BEFORE = re.compile(r"\b(?:before|previous|previously|old|older|former|formerly|originally|original|prior|earlier|until|used\s+to)\b", re.I)
+
+
+_LEFT = re.compile(rf"\b{_CHANGE}\b[^.;]{{0,60}}?\bfrom\s+(.{{1,60}}?)\s+to\s+\S", re.I)
+
+
+def _left_values(sentence: str) -> list[str]:
+    """What a sentence says a change left behind ("the launch moves from October 2024 to the second
+    quarter of 2025": "October 2024")."""
+    return [m.group(1) for m in _LEFT.finditer(sentence)]
+
+
+def repeats(text: str, asked: set[str]) -> bool:
+    """Whether a span only repeats the question (`asked`: its stemmed words): no content word of its own."""
+    words = [w for w in normalize(text).split() if w not in _STOP]
+    return not words or all(_stem(w) in asked for w in words)
+
+
+def asked_words(question: str) -> set[str]:
+    return {_stem(w) for w in normalize(question).split()}
+
+
 def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
     """The spans of the evidence sentences that could answer the question, best-suited kinds first."""
-    asked = {_stem(w) for w in normalize(question).split()}
+    asked = asked_words(question)
+    asks_address = _ASKS_ADDRESS.search(question) is not None
     found: list[Span] = []
     seen: set[str] = set()
 
     def add(text: str, kind: str, i: int) -> None:
         text = _trim(text)
+        if _ADDRESS.search(text) and not asks_address:  # an e-mail or web address answers only a question for one
+            return
         key = " ".join(text.lower().split())  # not normalize(): it drops "a", and "2.8 A" is not "2.8"
         if not key or key in seen or len(text) > 80:
             return
-        words = [w for w in normalize(text).split() if w not in _STOP]
-        if not words or all(_stem(w) in asked for w in words):  # it only repeats the question
+        if repeats(text, asked):
             return
         seen.add(key)
         found.append(Span(text, kind, i))
 
+    codes = named_codes(question)
     for i, full in enumerate(sentences):
+        full = without_sibling_cells(full, codes)  # "DS-200: 300 m" answers nothing about the DS-400
         cells = _cells(full)
         for cell in cells:
             add(cell, _cell_kind(cell), i)
@@ -308,6 +369,10 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             add(m.group(0), "date", i)
         for m in _WEEKDAY.finditer(sentence):
             add(m.group(0), "date", i)
+        for m in _PERIOD.finditer(sentence):
+            add(m.group(0), "date", i)
+        for m in _TIME.finditer(sentence):
+            add(m.group(0), "time", i)
         for m in _YEAR.finditer(sentence):
             add(m.group(0), "year", i)
         for m in _CODE.finditer(sentence):
@@ -322,16 +387,25 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             add(m.group(1), "definition", i)
         for text in _after_anchor(full, question):
             add(text, "clause", i)
+    if not _ASKS_BEFORE.search(question):  # "rises from EUR 1,240 to EUR 1,390": 1,240 is what it was
+        left = [_left_values(s) for s in sentences]
+        found[:] = [x for x in found if not any(x.text in v for v in left[x.sentence])]
     dated = [(x.sentence, x.text) for x in found if x.kind == "date"]
     found[:] = [x for x in found if x.kind not in ("year", "number") or not any(i == x.sentence and _inside(x.text, d) for i, d in dated)]  # "1993" of "October 4, 1993"
     kind = asked_kind(question)
     wanted = _KINDS_FOR.get(kind)
     if wanted is not None:
-        typed = [s for s in found if s.kind in wanted and (kind != "quantity" or s.kind == "number" or _QUANTITY_CELL.match(s.text))]
+        typed = [s for s in found if s.kind in wanted and (s.kind not in ("cell", "value") or _cell_fits(s.text, kind))]
+        if kind == "date" and _ASKS_MONTH.search(question):  # "in which month and year": not the year alone
+            typed = [s for s in typed if s.kind != "year" and not _YEAR.fullmatch(s.text)] or typed
+        if kind == "quantity" and _ASKS_SHARE.search(question):  # "what share / percentage": a percentage, where there is one
+            typed = [s for s in typed if _PERCENT.search(s.text)] or typed
         if typed:
             return typed[:MAX_CANDIDATES]
         if kind in TYPED_ONLY:  # "when ..." is not answered by "3.2.0", nor "how much ..." by a date
             return []
+        if kind == "person":  # no name: a team or a role may answer "who", a number or code does not
+            found[:] = [x for x in found if not any(c.isdigit() for c in x.text)]
     if kind != "any" or not sentences:
         return found[:MAX_CANDIDATES]
     found.sort(key=lambda x: x.kind not in ("definition", "clause"))  # what the sentence says its subject is, first
@@ -409,18 +483,29 @@ def span_answer(generator, question: str, model_text: str, ranked: list[dict], c
     if evidence is None or evidence["score"] < s.evidence_min_score:
         info.update(abstain_reason="weak_evidence", answer_from=None)
         return IDK, True, citations
+    missing = missing_codes(named_codes(question), [f"{x.source} {x.heading or ''} {x.text}" for x in sources])  # "kestrune-kt40-manual.md" is about the KT-40
+    if missing:  # the question is about a model, part or version the documents shown never name
+        info.update(abstain_reason="code_not_found", answer_from=None, missing_codes=missing)
+        return IDK, True, citations
     shown = ranked[: s.span_sentences]
+    codes = named_codes(question)
+    if codes and not info.get("hops"):  # not a row of another model, part or version than the one named
+        shown = [e for e in shown if code_fit(e["text"], codes) >= 0] or shown
+    stale = [x["text"] for x in info.get("superseded") or []]  # what a newer source replaced is no answer
     bridges = [f" {normalize(e)} " for h in info.get("hops") or [] for e in h.get("entities", [])]
 
     def resolved(span: Span) -> bool:  # a hop's bridge, a piece of it or a span holding it is what was resolved, not the answer
         text = f" {normalize(span.text)} "
         return any(text in b or b in text for b in bridges)
 
-    spans = [x for x in candidates(question, [e["text"] for e in shown]) if not resolved(x)]
+    def replaced(text: str) -> bool:
+        return any(contains_phrase(old, text) for old in stale) and not contains_phrase(shown[0]["text"], text)
+
+    spans = [x for x in candidates(question, [e["text"] for e in shown]) if not resolved(x) and not replaced(x.text)]
     own = model_text.strip().rstrip(".")
-    if own and not says_unknown(own) and len(own.split()) <= 8 and any(contains_phrase(e["text"], own) for e in shown):
+    if own and not says_unknown(own) and len(own.split()) <= 8 and not repeats(own, asked_words(question)) and any(contains_phrase(e["text"], own) for e in shown):
         at = next(i for i, e in enumerate(shown) if contains_phrase(e["text"], own))
-        if all(own.lower() != x.text.lower() for x in spans) and fits_kind(own, asked_kind(question)):
+        if all(own.lower() != x.text.lower() for x in spans) and fits_kind(own, asked_kind(question)) and not replaced(own):
             spans.append(Span(own, "model", at))  # the model's own words, when the evidence states them
     if not spans:
         info.update(abstain_reason="no_candidate", answer_from=None)

@@ -130,8 +130,9 @@ def test_a_question_asking_a_date_or_quantity_is_not_answered_by_another_kind_of
     assert candidates("When is firmware 3.3 for the KT-40 scheduled?", release) == []
     assert candidates("What dividend per share did Velmarra pay?", ["The annual report was published on 18 March 2024."]) == []
     assert [c.text for c in candidates("Who released firmware 3.2.0?", release)] == ["Controls Firmware"]  # names stay the fallback's
+    assert candidates("Who leads it?", ["version: 4.0.0 | model: DS-400"]) == []  # and "who" is never a code
     ranked = [{"text": release[0], "n": 1, "source": "osprey.md", "score": 0.8}]
-    answer, abstained, _, info = run(Scripted({"3.2.0": -0.1}), question="When is firmware 3.3 for the KT-40 scheduled?", ranked=ranked)
+    answer, abstained, _, info = run(Scripted({"3.2.0": -0.1}), question="When is the next firmware release scheduled?", ranked=ranked)
     assert (answer, abstained, info["abstain_reason"]) == (IDK, True, "no_candidate")
     answer, abstained, _, _ = run(Scripted({"2.8 A": -0.5}))
     assert (answer, abstained) == ("2.8 A", False)  # with a span of the asked form, nothing changes
@@ -228,3 +229,54 @@ def test_labelled_sentences_say_what_each_value_is_and_whose():
     ]  # one record per list item, a line a chunk boundary cut made whole
     wrapped = "DECISION: From 1 May 2024 employees whose role allows it may work remotely up to\nthree days per week. Tuesday stays."
     assert sentences(wrapped, labelled=True)[0].endswith("up to three days per week.")
+
+
+def test_a_code_the_question_names_decides_between_sibling_rows_and_cells():
+    from ragkit.methods.codes import code_fit, missing_codes, named_codes, without_sibling_cells
+
+    question = "When was firmware 4.0.0 for the DS-400 released?"
+    assert named_codes(question) == ["4.0.0", "DS-400"]
+    assert named_codes("What is the 12V rating in the 1990s of the 21st unit?") == []  # quantities and ordinals are no codes
+    # the record that states the asked version beats its sibling's, which shares the model
+    assert code_fit("version: 4.0.0 | released: 2023-11-02", ["4.0.0", "DS-400"]) == 1 and code_fit("version: 4.1.0 | model: DS-400", ["4.0.0", "DS-400"]) == -1
+    assert code_fit("The KT40 draws 3 A.", ["KT-40"]) == 1 and code_fit("model: KT-400 | current: 3 A", ["KT-40"]) == -1  # another model's row
+    assert code_fit("It replaced the KT-400 in 2021.", ["KT-40"]) == 0  # prose naming a sibling may still be about the KT-40
+    row = "Specification: Maximum depth | DS-200: 300 m | DS-400: 600 m"
+    assert without_sibling_cells(row, ["DS-400"]) == "Specification: Maximum depth | DS-400: 600 m"
+    assert texts("What is the maximum depth of the DS-400?", [row]) == ["600 m"]
+    assert missing_codes(["4.2", "DS-400"], ["version: 4.1.0 | model: DS-400", "firmware 4.2.1 notes"]) == ["4.2"]
+    assert missing_codes(["4.1"], ["version 4.1.0"]) == []  # "4.1" is 4.1.0
+
+
+def test_a_question_about_a_code_no_source_names_is_not_answered():
+    answer, abstained, _, info = run(Scripted({"2.8 A": -0.1}), question="How much current does the Osprey 6 draw at full load?")
+    assert not abstained  # no code named: answered from what is shown
+    answer, abstained, _, info = run(Scripted({"2.8 A": -0.1}), question="How much current does the OS-6 draw at full load?")
+    assert (answer, abstained, info["abstain_reason"], info["missing_codes"]) == (IDK, True, "code_not_found", ["OS-6"])
+    AnswerDetails(**info)
+
+
+def test_what_a_change_left_a_share_a_month_and_addresses():
+    price = ["From 1 April 2024 the list price of the DS-200 rises from EUR 1,240 to EUR 1,390."]
+    assert texts("What is the list price of the DS-200?", price) == ["EUR 1,390"]  # what the change left is no answer
+    assert texts("What was the DS-200 list price before April 2024?", price) == ["EUR 1,240", "EUR 1,390"]  # unless asked
+    launch = ["DECISION: the DS-600 launch moves from October 2024 to the second quarter of 2025."]
+    assert texts("When will the DS-600 launch?", launch) == ["second quarter of 2025"]
+    revenue = ["Revenue was EUR 38.4 million.", "Exports made up 71% of revenue."]
+    assert texts("What share of revenue came from exports?", revenue) == ["71%"]
+    assert texts("In which month and year was the OV-12 launched?", ["products[4].model: OV-12 | products[4].launch year: 2021", "It was launched in March 2021."]) == ["March 2021"]
+    assert texts("When was firmware 4.0.0 released?", ["version: 4.1.0 | model: DS-400"]) == []  # a version is no date
+    assert texts("When does the office close?", ["The office is open from 9:00 to 17:00."]) == ["9:00", "17:00"]
+    mail = ["from: Ottilie Fenwarde | to: sales-team@velmarra.example", "Role: Director of Sales"]
+    assert "sales-team@velmarra.example" not in texts("What is the job title of the sender?", mail)
+    assert "sales-team@velmarra.example" in texts("To which e-mail address was it sent?", mail)
+
+
+def test_a_record_head_alone_is_no_evidence_and_number_words_are_values():
+    from ragkit.methods.base import evidence_lines
+    from ragkit.methods.currency import values
+
+    record = "version: 4.1.0\nmodel: DS-400\nreleased: 2024-04-22"
+    assert evidence_lines(record) == ["version: 4.1.0 | model: DS-400", "version: 4.1.0 | released: 2024-04-22"]
+    assert len(evidence_lines("built_at: Dunsholt\nproducts[5].model: TB-6\nproducts[5].family: Tamsel")) == 3  # a line cut from the item before stays
+    assert values("up to two days per week") != values("up to three days per week")  # a newer policy's "three" supersedes "two"
