@@ -20,11 +20,7 @@ from functools import lru_cache
 
 # letters and digits mixed ("DS-400", "E12", "VT-24117", "OV-12-T"), or a dotted version ("4.0.0";
 # "3.3" after a version word)
-_CODE = re.compile(
-    r"(?<![\w.-])(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*(?![\w-])"
-    r"|(?<![\w.])\d+(?:\.\d+){2,}(?![\w.])",
-    re.I,
-)
+CODE = re.compile(r"(?<![\w-])(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*(?![\w-])|(?<![\w.])\d+(?:\.\d+){2,}(?![\w.])")
 _SHORT_VERSION = re.compile(r"\b(?:firmware|version|release|software|update)\s+v?(\d+\.\d+)(?![\w.])", re.I)
 _VERSION = re.compile(r"^v?(\d+(?:\.\d+)+)$", re.I)
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th|s)$", re.I)  # "21st", "1990s": not codes
@@ -34,7 +30,7 @@ _UNIT = re.compile(r"^\d+(?:[.,]\d+)?(?:[a-zµ°%]{1,3}|kwh|mah)$", re.I)  # "12
 def named_codes(question: str) -> list[str]:
     """The codes in a question, in order, without repeats."""
     out: list[str] = []
-    found = sorted([(m.start(), m.group(0)) for m in _CODE.finditer(question)] + [(m.start(1), m.group(1)) for m in _SHORT_VERSION.finditer(question)])
+    found = sorted([(m.start(), m.group(0)) for m in CODE.finditer(question)] + [(m.start(1), m.group(1)) for m in _SHORT_VERSION.finditer(question)])
     for _, code in found:
         code = code.strip("./-")
         if _ORDINAL.match(code) or _UNIT.match(code) or code.lower() in (c.lower() for c in out):
@@ -102,7 +98,7 @@ def without_sibling_cells(sentence: str, codes: list[str]) -> str:
     kept = []
     for cell in cells:
         label, sep, _ = cell.partition(": ")
-        if sep and any(siblings(code, label.strip()) and not mentions(label, code) for code in codes if _CODE.fullmatch(label.strip())):
+        if sep and any(siblings(code, label.strip()) and not mentions(label, code) for code in codes if CODE.fullmatch(label.strip())):
             continue
         kept.append(cell)
     return " | ".join(kept) if len(kept) < len(cells) else sentence

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ragkit.doctime import DATE_RE
-from ragkit.methods.codes import code_fit, missing_codes, named_codes, without_sibling_cells
+from ragkit.methods.codes import CODE, code_fit, missing_codes, named_codes, without_sibling_cells
 from ragkit.textnorm import normalize
 
 _CURRENCY = r"(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|€|\$|£)"
@@ -50,7 +50,6 @@ _UNIT_NAMES = frozenset(
     "characters digits sites plants stores customers users members copies million billion thousand".split()
 )
 _PHONE = re.compile(r"\+?\d[\d ()\-]{6,}\d")
-_CODE = re.compile(r"(?<![\w-])(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*(?![\w-])|(?<![\w.])\d+(?:\.\d+){2,}(?![\w.])")
 _NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:&\s+|of\s+|de\s+|van\s+|von\s+|der\s+)?[A-Z0-9][\w'’.-]*){0,4}")
 _NAME_LIST = re.compile(rf"{_NAME.pattern}(?:\s*,\s*{_NAME.pattern})*,?\s+and\s+{_NAME.pattern}|{_NAME.pattern}(?:\s*,\s*{_NAME.pattern})+")
 _WEEKDAY = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
@@ -375,7 +374,7 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
             add(m.group(0), "time", i)
         for m in _YEAR.finditer(sentence):
             add(m.group(0), "year", i)
-        for m in _CODE.finditer(sentence):
+        for m in CODE.finditer(sentence):
             add(m.group(0), "code", i)
         for text in _numbers(sentence, asked):
             add(text, "number", i)
