@@ -311,8 +311,6 @@ def _inside(number: str, date: str) -> bool:
 
 _CHANGE = r"(?:rise|rises|rose|risen|raise|raises|raised|increase|increases|increased|grow|grows|grew|fall|falls|fell|drop|drops|dropped|cut|cuts|reduce|reduces|reduced|lower|lowers|lowered|change|changes|changed|move|moves|moved|shift|shifts|shifted|postpone|postpones|postponed|delay|delays|delayed|extend|extends|extended|update|updates|updated|go|goes|went)"
 _ASKS_BEFORE = re.compile(r"\b(?:before|previous|previously|old|older|former|formerly|originally|original|prior|earlier|until|used\s+to)\b", re.I)
-
-
 _LEFT = re.compile(rf"\b{_CHANGE}\b[^.;]{{0,60}}?\bfrom\s+(.{{1,60}}?)\s+to\s+\S", re.I)
 
 
@@ -329,6 +327,7 @@ def repeats(text: str, asked: set[str]) -> bool:
 
 
 def asked_words(question: str) -> set[str]:
+    """The question's words, stemmed: what a span must add to."""
     return {_stem(w) for w in normalize(question).split()}
 
 
@@ -482,12 +481,12 @@ def span_answer(generator, question: str, model_text: str, ranked: list[dict], c
     if evidence is None or evidence["score"] < s.evidence_min_score:
         info.update(abstain_reason="weak_evidence", answer_from=None)
         return IDK, True, citations
-    missing = missing_codes(named_codes(question), [f"{x.source} {x.heading or ''} {x.text}" for x in sources])  # "kestrune-kt40-manual.md" is about the KT-40
+    codes = named_codes(question)
+    missing = missing_codes(codes, [f"{x.source} {x.heading or ''} {x.text}" for x in sources])  # "kestrune-kt40-manual.md" is about the KT-40
     if missing:  # the question is about a model, part or version the documents shown never name
         info.update(abstain_reason="code_not_found", answer_from=None, missing_codes=missing)
         return IDK, True, citations
     shown = ranked[: s.span_sentences]
-    codes = named_codes(question)
     if codes and not info.get("hops"):  # not a row of another model, part or version than the one named
         shown = [e for e in shown if code_fit(e["text"], codes) >= 0] or shown
     stale = [x["text"] for x in info.get("superseded") or []]  # what a newer source replaced is no answer
