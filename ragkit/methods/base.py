@@ -235,7 +235,8 @@ SIBLING_PENALTY = 0.2
 
 def rank_evidence(rt: Runtime, question: str, sources: list[SourceText], info: dict | None = None) -> list[dict]:
     """The sentences of the first three shown sources (the most relevant), closest to the question
-    (MiniLM cosine; CODE_BONUS and SIBLING_PENALTY for the codes a one-hop question names) first; where a newer source says the same thing with other values, its sentence
+    (MiniLM cosine; CODE_BONUS and SIBLING_PENALTY for the codes a one-hop question names) first;
+    where a newer source says the same thing with other values, its sentence
     comes first (ragkit.methods.currency) and the sentences it supersedes are left out; after a
     second hop, sentences naming its bridge entity first (NAMED_BONUS) and none of the bridge
     document's others. What was passed over is recorded in `info` (`superseded`, `followed`)."""
