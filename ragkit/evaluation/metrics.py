@@ -32,10 +32,30 @@ def token_f1(response: str, q: EvalQuestion) -> float:
 
 
 def accuracy(response: str, q: EvalQuestion) -> float:
-    """1 when the answer or an alias appears on token boundaries and no `wrong` value does."""
+    """1 when the answer or an alias appears on token boundaries, or states the same day in another
+    form ("19 December 1854" for "December 19, 1854"), and no `wrong` value does."""
     if any(contains_phrase(response, w) for w in q.wrong):
         return 0.0
-    return float(any(contains_phrase(response, a) for a in q.accepted))
+    if any(contains_phrase(response, a) for a in q.accepted):
+        return 1.0
+    days = {d for a in q.accepted for d in _days(a)}
+    return float(bool(days and days & set(_days(response))))
+
+
+def _day(m: re.Match) -> str | None:
+    """The ISO day a date match names; None for a month and year alone ("March 2021")."""
+    from ragkit.doctime import date_of_match
+
+    if not any(m.groupdict().get(g) for g in ("y1", "y2", "y3")):
+        return None
+    day = date_of_match(m)
+    return day.isoformat() if day else None
+
+
+def _days(text: str) -> list[str]:
+    from ragkit.doctime import DATE_RE
+
+    return [d for d in map(_day, DATE_RE.finditer(text)) if d]
 
 
 def retrieval_rank(ranked_sources: Sequence[str], gold: Sequence[str]) -> int | None:
@@ -74,7 +94,8 @@ def _values(text: str) -> list[tuple[str, str, int, int]]:
     for kind, pattern in (("date", DATE_RE), ("phone", _PHONE), ("time", _TIME)):
         for m in pattern.finditer(text):
             if not any(a <= m.start() < b for a, b in taken):
-                out.append((kind, normalize(m.group(0)), m.start(), m.end()))
+                value = (_day(m) if kind == "date" else None) or normalize(m.group(0))  # one form per day
+                out.append((kind, value, m.start(), m.end()))
                 taken.append((m.start(), m.end()))
     for m in _CODE.finditer(text):
         if not any(a <= m.start() < b for a, b in taken):

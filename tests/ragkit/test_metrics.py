@@ -158,3 +158,13 @@ def test_strict_accuracy_refuses_an_answer_that_offers_a_competing_value():
     name = EvalQuestion(id="n", question="Who?", answer="Marta Quintela", wrong=["Joao Silva"])
     assert strict_accuracy("Tickets escalate to Marta Quintela after 48 hours.", name) == 1.0
     assert strict_accuracy("Marta Quintela or Joao Silva", name) == 0.0  # a `wrong` value is wrong, as in accuracy
+
+
+def test_a_day_written_another_way_is_the_same_answer():
+    from ragkit.evaluation.metrics import strict_accuracy
+
+    born = EvalQuestion(id="b", question="When was he born?", answer="December 19, 1854")
+    for same in ("19 December 1854", "1854-12-19", "born on 19 Dec 1854"):
+        assert accuracy(same, born) == 1.0 and strict_accuracy(same, born) == 1.0, same
+    assert accuracy("20 December 1854", born) == 0.0 and accuracy("December 1854", born) == 0.0  # another day, or no day
+    assert strict_accuracy("19 December 1854 or 3 May 1900", born) == 0.0  # another day beside it still competes
