@@ -71,16 +71,14 @@ class Collection:
 
     def _ask(self, question: str, method: str, adapter: str | None, done: dict[str, Answer]) -> Answer:
         """`done`: answers to this question already at hand; a method made of others (self-route) reuses them."""
-        from ragkit.methods import build_method
+        from ragkit.methods import answer_with, build_method
 
         if not question or not question.strip():
             raise UsageError("the question is empty", code="empty_question")
         key = (method, adapter)
         if key not in self._methods:  # prepared once: long-context keeps its corpus per revision
             self._methods[key] = build_method(method, self._runtime(), adapter)
-        prepared = self._methods[key]
-        reuse = {p: done[p] for p in getattr(prepared, "parts", ()) if p in done}
-        return prepared.answer(question, done=reuse) if reuse else prepared.answer(question)
+        return answer_with(self._methods[key], question, done)
 
     def available_methods(self) -> list[str]:
         """Every method that can run now (adapter methods only once an adapter exists)."""

@@ -122,6 +122,8 @@ def plan_eval(kb: "KnowledgeBase", collection: str, evalset: str | Path, methods
 def answer_all(kb: "KnowledgeBase", plan: EvalPlan, adapter: str | None, judge_gen, progress: ProgressFn) -> tuple[dict[str, list[dict]], int, dict[str, Any]]:
     """Every method's answer to every question, from the cache where it has them; a method's error
     on one question is that question's answer. Returns the answers, the cache hits and the adapters used."""
+    from ragkit.methods import answer_with
+
     answers: dict[str, list[dict]] = {}
     cached_hits = 0
     adapters_used: dict[str, Any] = {}
@@ -140,7 +142,9 @@ def answer_all(kb: "KnowledgeBase", plan: EvalPlan, adapter: str | None, judge_g
                 got = cache.get(key)
                 if got is None:
                     try:
-                        got = _answer(method, q.question, {p: answers[p][i] for p in getattr(method, "parts", ()) if p in answers}).to_dict()
+                        parts = [p for p in getattr(method, "parts", ()) if p in answers and "error" not in answers[p][i]]
+                        known = {p: Answer.model_validate(answers[p][i]) for p in parts}  # self-route: rag's answer, not a second one
+                        got = answer_with(method, q.question, known).to_dict()
                     except RagkitError as e:
                         got = {"method": m, "error": {"code": e.code, "message": e.message}}
                     else:
@@ -154,13 +158,6 @@ def answer_all(kb: "KnowledgeBase", plan: EvalPlan, adapter: str | None, judge_g
     finally:
         cache.close()
     return answers, cached_hits, adapters_used
-
-
-def _answer(method, question: str, parts: dict[str, dict]) -> Answer:
-    """A method's answer; one made of other methods (self-route) gets their answers to this
-    question where the run has them without an error, so it does not compute them again."""
-    done = {p: Answer.model_validate(a) for p, a in parts.items() if "error" not in a}
-    return method.answer(question, done=done) if done else method.answer(question)
 
 
 def build_report(kb: "KnowledgeBase", plan: EvalPlan, answers: dict[str, list[dict]], cached_hits: int, adapters_used: dict[str, Any], judged: bool, seconds: float) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 from ragkit.errors import UsageError
 from ragkit.methods.base import AdapterRef, Method, Runtime
@@ -10,6 +11,7 @@ from ragkit.methods.closed_book import ClosedBookMethod, LoraMethod
 from ragkit.methods.long_context import LongContextMethod
 from ragkit.methods.rag import LoraRagMethod, RagMethod
 from ragkit.methods.self_route import SelfRouteMethod
+from ragkit.types import Answer
 
 METHODS: dict[str, type] = {
     "closed-book": ClosedBookMethod,
@@ -40,4 +42,11 @@ def build_method(name: str, rt: Runtime, adapter_name: str | None = None) -> Met
     return cls(rt, adapter)
 
 
-__all__ = ["METHODS", "AdapterRef", "Runtime", "build_method", "check_method"]
+def answer_with(method: Method, question: str, known: Mapping[str, Answer]) -> Answer:
+    """A method's answer to a question; a method made of others (its `parts`, e.g. self-route)
+    gets the answers to the same question the caller already has, so they are not computed twice."""
+    done = {p: known[p] for p in getattr(method, "parts", ()) if p in known}
+    return method.answer(question, done=done) if done else method.answer(question)
+
+
+__all__ = ["METHODS", "AdapterRef", "Runtime", "answer_with", "build_method", "check_method"]
