@@ -1,7 +1,7 @@
 """ragkit's ingest against a LlamaIndex IngestionPipeline on the same folder of files, in one run, as JSON.
 
     python benchmarks/beir_to_files.py ../shared/data/beir-scifact/corpus.jsonl /tmp/scifact-files
-    python benchmarks/ingest_vs_llamaindex.py /tmp/scifact-files [--limit 200] [--runtimes torch,int8] [--out result.json]
+    python benchmarks/ingest_vs_llamaindex.py /tmp/scifact-files [--limit 200] [--runtimes onnx,onnx-int8] [--out result.json]
 
 Both sides get the same files, the same MiniLM weights (ragkit's embedder folder), the same
 embedding batch size, chunk budget and overlap in MiniLM tokens (ragkit's settings), the same
@@ -332,11 +332,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, help="where the temporary homes go (default: the system temp folder)")
     ap.add_argument("--threads", type=int, help="torch threads for both (default: torch's own choice)")
     ap.add_argument("--llamaindex-workers", type=int, help="IngestionPipeline.run(num_workers=N) (default: sequential)")
-    ap.add_argument("--runtimes", default="torch", help="ragkit's embedding runtimes, comma-separated, e.g. torch,int8 (the first is `ragkit`)")
+    ap.add_argument(
+        "--runtimes",
+        help="ragkit's embedding runtimes, comma-separated, e.g. onnx,onnx-int8,torch (the first is `ragkit`; default: the configured one)",
+    )
     args = ap.parse_args(argv)
-    runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())
-    if not runtimes or len(set(runtimes)) != len(runtimes) or not set(runtimes) <= {"torch", "int8"}:
-        ap.error(f"--runtimes takes distinct names from torch, int8, not {args.runtimes!r}")
+    from ragkit.plugins import EMBEDDERS
+    from ragkit.settings import load_settings
+
+    built_in = [name for name in EMBEDDERS.names() if name != "fake"]
+    runtimes = tuple(r.strip() for r in (args.runtimes or load_settings().embed_runtime).split(",") if r.strip())
+    if not runtimes or len(set(runtimes)) != len(runtimes) or not set(runtimes) <= set(built_in):
+        ap.error(f"--runtimes takes distinct names from {', '.join(built_in)}, not {args.runtimes!r}")
     if not args.folder.is_dir():
         ap.error(f"{args.folder} is not a folder")
     if args.limit is not None and args.limit < 1:

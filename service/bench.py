@@ -75,34 +75,40 @@ def stop_server(proc: subprocess.Popen, grace: float = 15) -> None:
 
 
 async def _level(url: str, queries: list[str], concurrency: int, seconds: float, max_requests: int, k: int) -> dict:
-    import httpx
+    # aiohttp, not httpx: the load generator shares the cores with the server, and aiohttp's client
+    # spends about a third of httpx's CPU per request, so more of the machine measures the server
+    import aiohttp
 
     latencies: list[float] = []
     errors = 0
     issued = 0
 
-    async def client_loop(client: httpx.AsyncClient, stop_at: float) -> None:
+    async def post(session: aiohttp.ClientSession, q: str) -> bool:
+        async with session.post(url, json={"query": q, "k": k}) as r:
+            await r.read()
+            return r.status == 200
+
+    async def client_loop(session: aiohttp.ClientSession, stop_at: float) -> None:
         nonlocal errors, issued
         while time.perf_counter() < stop_at and issued < max_requests:
             q = queries[issued % len(queries)]
             issued += 1
             t0 = time.perf_counter()
             try:
-                r = await client.post(url, json={"query": q, "k": k})
-                ok = r.status_code == 200
-            except httpx.HTTPError:
+                ok = await post(session, q)
+            except (aiohttp.ClientError, asyncio.TimeoutError):
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - t0)
             else:
                 errors += 1
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
         for q in queries[: min(4, len(queries))]:  # warm the connection pool and the server's caches
-            await client.post(url, json={"query": q, "k": k})
+            await post(session, q)
         started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client, started + seconds) for _ in range(concurrency)))
+        await asyncio.gather(*(client_loop(session, started + seconds) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     latencies.sort()
 

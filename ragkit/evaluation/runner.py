@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ragkit.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
-PROMPT_VERSION = "p6"  # p2: sources labelled with their date; the current source preferred; p3: span answers; p4: definition and clause spans, proximity in the choice; p5: labelled rows and records, two-hop bridges, no span of another kind for a date or quantity; p6: named codes, typed cells, from-to changes
+PROMPT_VERSION = "p7"  # p2: sources labelled with their date; the current source preferred; p3: span answers; p4: definition and clause spans, proximity in the choice; p5: labelled rows and records, two-hop bridges, no span of another kind for a date or quantity; p6: named codes, typed cells, from-to changes; p7: no date for a question about a lasting attribute
 
 
 def stratified_sample(questions: list[EvalQuestion], limit: int, seed: int = 0) -> list[EvalQuestion]:

@@ -280,3 +280,19 @@ def test_a_record_head_alone_is_no_evidence_and_number_words_are_values():
     assert evidence_lines(record) == ["version: 4.1.0 | model: DS-400", "version: 4.1.0 | released: 2024-04-22"]
     assert len(evidence_lines("built_at: Dunsholt\nproducts[5].model: TB-6\nproducts[5].family: Tamsel")) == 3  # a line cut from the item before stays
     assert values("up to two days per week") != values("up to three days per week")  # a newer policy's "three" supersedes "two"
+
+
+def test_a_question_about_a_lasting_attribute_is_not_answered_with_a_date():
+    bio = ["Nikita Saltykov (born 11 August 2004) is a Russian football player who plays as a left winger for Krylia Sovetov."]
+    for question in ("What is Nikita Saltykov's nationality?", "What sport does Nikita Saltykov play?", "What position does he play?"):
+        got = texts(question, bio)
+        assert got and not any(s in g for g in got for s in ("2004", "August", "born"))
+        assert "Russian" in got
+    assert "11 August 2004" in texts("When was Nikita Saltykov born?", bio)
+    assert any("2004" in g for g in texts("What is known about Nikita Saltykov?", bio))  # other questions keep every span
+    only_dates = ["The club was founded on 4 May 1921."]
+    assert texts("What award did the club win?", only_dates)  # with nothing else, the dates stay candidates
+    transfer = ["Páez signed a pre-contract and will join Chelsea in July 2025."]
+    assert "Chelsea in July 2025" in texts("Which club will Páez join in July 2025?", transfer)  # the question names the time
+    turner = ["Andrew Turner (born 16 February 2002) is an English rugby union player."]
+    assert "16 February 2002" not in texts("What nationality is Andrew Turner (rugby union, born 2002)?", turner)  # a year names no time
