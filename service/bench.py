@@ -75,8 +75,9 @@ def stop_server(proc: subprocess.Popen, grace: float = 15) -> None:
 
 
 async def _level(url: str, queries: list[str], concurrency: int, seconds: float, max_requests: int, k: int) -> dict:
-    # aiohttp, not httpx: the load generator shares the cores with the server, and aiohttp's client
-    # spends about a third of httpx's CPU per request, so more of the machine measures the server
+    # aiohttp, not httpx: the load generator shares the cores with the server, and the lighter client
+    # leaves them to it (8 clients, example corpus, 2 cores: 179 and 176 queries/s against httpx's 136
+    # and 105 in alternated runs, docs/results/bench-http-client-ab)
     import aiohttp
 
     latencies: list[float] = []
