@@ -8,7 +8,9 @@ sentence; the sentence goes to `details.evidence` and the citation.
    currency and unit words, dates, phone numbers, codes, capitalised names, table cells, the value
    of a "Key: value" line, what a sentence says its subject is, what follows the question's own
    words, and for other questions short phrases), minus what only repeats the
-   question. The question's wh-phrase narrows the kinds ("who" -> names, "how many" -> numbers).
+   question. The question's wh-phrase narrows the kinds ("who" -> names, "how many" -> numbers), and
+   a question about a lasting attribute of its subject (a nationality, profession, position, award)
+   gets no date, year or time, unless it names a date itself.
 2. Choice: each candidate is scored by the generator as the continuation of the rag prompt over
    the evidence sentences, by its mean token log-probability (length-normalised likelihood, as
    multiple-choice tasks are scored in Brown et al. 2020, "Language Models are Few-Shot

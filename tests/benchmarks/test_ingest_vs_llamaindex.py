@@ -57,3 +57,14 @@ def test_document_batches_stay_under_chromas_batch_limit():
     assert [len(b) for b in out] == [3, 2] and [d for b in out for d in b] == docs
     assert batches([], 110, 176) == []
     assert len(batches(docs, 1, 176)) == 5  # a document larger than the limit still goes, alone
+
+
+def test_runtimes_are_the_embedders_ragkit_knows(tmp_path, capsys):
+    main = load_benchmark("ingest_vs_llamaindex").main
+    with pytest.raises(SystemExit) as bad:
+        main([str(tmp_path), "--runtimes", "onnx,cuda-magic"])
+    assert bad.value.code == 2
+    err = capsys.readouterr().err
+    assert "onnx, onnx-int8, torch" in err and "cuda-magic" in err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--runtimes", "onnx,onnx"])  # each once
