@@ -435,7 +435,7 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
     return typed + found[: MAX_CANDIDATES - len(typed)]
 
 
-_YEARS_ONLY = re.compile(r"^(?:(?:19|20)\d\d|\s|[-–—/]|to|and|or|until|c\.)+$", re.I)
+_YEARS_ONLY = re.compile(r"^(?=.*\b(?:19|20)\d\d\b)(?:(?:19|20)\d\d|\s|[-–—/]|to|and|or|until|c\.)+$", re.I)
 _BORN = re.compile(r"\b(?:born|died|née)\b", re.I)
 _MONTH_NAME = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
 
