@@ -131,6 +131,9 @@ _ASKS_ATTRIBUTE = re.compile(
     r"label|collection|organi[sz]ations?|institutions?|expertise|affiliations?|contributions?)\b",
     re.I,
 )
+_YEARS_ONLY = re.compile(r"^(?=.*\b(?:19|20)\d\d\b)(?:(?:19|20)\d\d|\s|[-–—/]|to|and|or|until|c\.)+$", re.I)
+_BORN = re.compile(r"\b(?:born|died|née)\b", re.I)
+_MONTH_NAME = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
 MAX_CANDIDATES = 48
 # The choice is the candidate's mean token log-probability minus this times log(1 + the words between
 # it and the nearest question word in its sentence): an answer sits next to what the question names
@@ -433,11 +436,6 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
         if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
             add(text, "phrase", 0)
     return typed + found[: MAX_CANDIDATES - len(typed)]
-
-
-_YEARS_ONLY = re.compile(r"^(?=.*\b(?:19|20)\d\d\b)(?:(?:19|20)\d\d|\s|[-–—/]|to|and|or|until|c\.)+$", re.I)
-_BORN = re.compile(r"\b(?:born|died|née)\b", re.I)
-_MONTH_NAME = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
 
 
 def _temporal(span: Span) -> bool:
