@@ -425,25 +425,24 @@ def candidates(question: str, sentences: Sequence[str]) -> list[Span]:
     # "which club will he join in July 2025": a question that names a time itself may be answered beside it
     timeless = _ASKS_ATTRIBUTE.search(question) is not None and not any(p.search(question) for p in (DATE_RE, _MONTH_NAME, _TIME))
     if timeless:
-        found[:] = [x for x in found if not _temporal(x)] or found
+        found[:] = [x for x in found if not _temporal(x.text, x.kind)] or found
     found.sort(key=lambda x: x.kind not in ("definition", "clause"))  # what the sentence says its subject is, first
     typed = found[: MAX_CANDIDATES // 2]  # the rest of the room is the best sentence's phrases'
     atomic = [normalize(x.text) for x in found if x.kind in ("number", "date", "year", "code", "phone", "name")]
     del found[:]
     for text in _phrases(_values_text(sentences[0]), asked):
-        if timeless and _temporal(Span(text, "phrase", 0)):
+        if timeless and _temporal(text):
             continue
         if not any(f" {normalize(text)} " in f" {a} " for a in atomic):  # a piece of a value is no answer
             add(text, "phrase", 0)
     return typed + found[: MAX_CANDIDATES - len(typed)]
 
 
-def _temporal(span: Span) -> bool:
+def _temporal(text: str, kind: str = "phrase") -> bool:
     """A date, year or time, or words holding a date, a month or a birth ("born 11 August 2004", "11 August",
     "born 1972 or 1973"), or years alone ("1925–2002"); a description that holds a year ("2022 Argentine
     horror film") is not."""
-    text = span.text
-    if span.kind in ("date", "year", "time") or _YEARS_ONLY.match(text):
+    if kind in ("date", "year", "time") or _YEARS_ONLY.match(text):
         return True
     return any(p.search(text) for p in (DATE_RE, _TIME, _BORN, _MONTH_NAME))
 

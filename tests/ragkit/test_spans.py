@@ -296,6 +296,6 @@ def test_a_question_about_a_lasting_attribute_is_not_answered_with_a_date():
     assert "Chelsea in July 2025" in texts("Which club will Páez join in July 2025?", transfer)  # the question names the time
     turner = ["Andrew Turner (born 16 February 2002) is an English rugby union player."]
     assert "16 February 2002" not in texts("What nationality is Andrew Turner (rugby union, born 2002)?", turner)  # a year names no time
-    from ragkit.methods.spans import Span, _temporal
+    from ragkit.methods.spans import _temporal
 
-    assert _temporal(Span("1925–2002", "number", 0)) and not _temporal(Span("or", "phrase", 0))  # years alone, not connectors alone
+    assert _temporal("1925–2002", "number") and not _temporal("or")  # years alone, not connectors alone
